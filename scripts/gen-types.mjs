@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Generates TypeScript types for the Envoy API messages Trellis builds, into
+// src/envoy/generated/ (not committed; regenerated on every npm install).
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "src/envoy/generated");
+const roots = [
+  "envoy/service/discovery/v3/ads.proto",
+  "envoy/service/listener/v3/lds.proto",
+  "envoy/service/route/v3/rds.proto",
+  "envoy/service/cluster/v3/cds.proto",
+  "envoy/service/endpoint/v3/eds.proto",
+  "envoy/service/secret/v3/sds.proto",
+  "envoy/config/bootstrap/v3/bootstrap.proto",
+  "envoy/config/listener/v3/listener.proto",
+  "envoy/config/route/v3/route.proto",
+  "envoy/config/cluster/v3/cluster.proto",
+  "envoy/config/endpoint/v3/endpoint.proto",
+  "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
+  "envoy/extensions/filters/http/router/v3/router.proto",
+  "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+];
+rmSync(out, { recursive: true, force: true });
+const bin = join(root, "node_modules/.bin/proto-loader-gen-types");
+execFileSync(
+  bin,
+  [
+    "--keepCase",
+    "--longs=String",
+    "--enums=String",
+    "--oneofs",
+    "--grpcLib=@grpc/grpc-js",
+    "--includeDirs=envoy-api-protos",
+    "-O",
+    out,
+    ...roots,
+  ],
+  { cwd: root, stdio: ["ignore", "ignore", "inherit"] },
+);
+console.log(`gen-types: TypeScript types for ${roots.length} root protos in src/envoy/generated/`);
