@@ -2,7 +2,7 @@
 // Generates TypeScript types for the Envoy API messages Trellis builds, into
 // src/envoy/generated/ (not committed; regenerated on every npm install).
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -41,4 +41,7 @@ execFileSync(
   ],
   { cwd: root, stdio: ["ignore", "ignore", "inherit"] },
 );
+// proto-loader-gen-types writes extensionless relative imports: mark the folder
+// CommonJS so TypeScript's nodenext resolution accepts them (they are type-only).
+writeFileSync(join(out, "package.json"), '{ "type": "commonjs" }\n');
 console.log(`gen-types: TypeScript types for ${roots.length} root protos in src/envoy/generated/`);

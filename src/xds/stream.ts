@@ -1,0 +1,437 @@
+// One xDS stream: subscription state, version/nonce bookkeeping, ACK/NACK, and
+// what to send next. Works for SotW and Delta, aggregated or per-type; the
+// gRPC plumbing lives in server.ts.
+//
+// Ordering and concurrency rules (all on the single Node event loop):
+// - At most one response per type is outstanding: the next one is sent only
+//   after the client ACKs or NACKs the previous nonce. This keeps the SotW stale
+//   nonce rule simple (a request whose nonce is not the outstanding one is stale
+//   and ignored, xDS protocol "Resource updates"), and it is the backpressure:
+//   changes that arrive meanwhile coalesce, and only the latest state is sent.
+// - gRPC write backpressure: when `write` reports a full buffer, nothing more is
+//   written until 'drain'; then the latest state is computed afresh.
+// - Within one pass, types go out in make-before-break order (PUSH_ORDER:
+//   CDS before EDS before LDS before RDS).
+import { ENDPOINT, CLUSTER, PUSH_ORDER, isFullStateType } from "../envoy/type-urls.js";
+import type { ProxyNode } from "./proxy.js";
+import { type EncodedResource, encodeDeltaResponse, encodeSotwResponse, setVersion } from "./resource.js";
+
+/** All resources a proxy can see, per type URL, keyed by resource name. */
+export type ProxyView = ReadonlyMap<string, ReadonlyMap<string, EncodedResource>>;
+
+export type StreamKind = "SotW" | "Delta";
+
+export interface NackRecord {
+  nonce: string;
+  versionInfo: string;
+  message: string;
+  code: number;
+  resourceNames: string[];
+  at: string;
+}
+
+/** What the stream needs from its owner: a way to write, and hooks for metrics/logs. */
+export interface StreamHost {
+  /** Writes an encoded response; returns false when the transport buffer is full ('drain' will follow). */
+  write(buf: Buffer): boolean;
+  onResponse(s: XdsStream, typeUrl: string, resourceCount: number, bytes: number): void;
+  onAck(s: XdsStream, typeUrl: string, sinceChangeMs: number | undefined): void;
+  onNack(s: XdsStream, typeUrl: string, nack: NackRecord): void;
+  onStale(s: XdsStream, typeUrl: string, nonce: string): void;
+  controlPlaneId: string;
+}
+
+const ABSENT = null;
+
+class TypeState {
+  /** Wildcard subscription (LDS/CDS only). */
+  wildcard = false;
+  /** Whether the client ever sent an explicit name for this type (legacy wildcard rule). */
+  everExplicit = false;
+  readonly names = new Set<string>();
+  /** What the client has from us: name → resource, or ABSENT for "told it does not exist" (Delta). */
+  readonly sent = new Map<string, EncodedResource | typeof ABSENT>();
+  /** Delta: names to report in removed_resources on the next response. */
+  readonly forceRemoved = new Set<string>();
+  pendingNonce: string | undefined;
+  pendingSince = 0;
+  /** Change timestamp of the view the outstanding response was built from (for convergence). */
+  pendingChangeAt: number | undefined;
+  responded = false;
+  lastNonce = "";
+  sentVersion = "";
+  ackedVersion = "";
+  lastNack: NackRecord | undefined;
+  requests = 0;
+
+  constructor(readonly typeUrl: string) {}
+
+  covers(name: string): boolean {
+    return this.wildcard || this.names.has(name);
+  }
+}
+
+let nextStreamId = 1;
+
+export class XdsStream {
+  readonly id = nextStreamId++;
+  readonly connectedAt = new Date();
+  node: ProxyNode | undefined;
+  private readonly types = new Map<string, TypeState>();
+  private view: ProxyView | undefined;
+  private viewChangeAt: number | undefined;
+  private blocked = false;
+  private nonceCounter = 0;
+  closed = false;
+  /** Ends the stream from the server side (set by the server that owns the call). */
+  end: (() => void) | undefined;
+
+  constructor(
+    readonly kind: StreamKind,
+    readonly rpc: string,
+    private readonly host: StreamHost,
+  ) {}
+
+  get currentView(): ProxyView | undefined {
+    return this.view;
+  }
+
+  /** Installs the proxy's latest view and sends what changed. `changeAt` is when the change entered the system. */
+  setView(view: ProxyView, changeAt?: number): void {
+    if (view === this.view) return;
+    this.view = view;
+    this.viewChangeAt = changeAt;
+    this.pump();
+  }
+
+  // ---- requests -----------------------------------------------------------
+
+  // biome-ignore lint/suspicious/noExplicitAny: decoded DiscoveryRequest
+  handleSotwRequest(req: any, typeUrl: string): void {
+    const ts = this.typeState(typeUrl);
+    ts.requests++;
+    const nonce: string = req.response_nonce ?? "";
+    if (ts.pendingNonce !== undefined) {
+      if (nonce !== ts.pendingNonce) {
+        // Stale: a response is outstanding and this request answers an older one.
+        // The client will send its full subscription again with the ACK/NACK.
+        this.host.onStale(this, typeUrl, nonce);
+        return;
+      }
+      this.settle(ts, req.version_info ?? "", req.error_detail);
+    } else if (nonce !== "" && nonce !== ts.lastNonce) {
+      this.host.onStale(this, typeUrl, nonce);
+      return;
+    }
+    this.applySotwNames(ts, (req.resource_names ?? []) as string[]);
+    this.pump();
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: decoded DeltaDiscoveryRequest
+  handleDeltaRequest(req: any, typeUrl: string): void {
+    const ts = this.typeState(typeUrl);
+    const first = ts.requests === 0;
+    ts.requests++;
+    const subscribe: string[] = req.resource_names_subscribe ?? [];
+    const unsubscribe: string[] = req.resource_names_unsubscribe ?? [];
+    // Delta: subscription changes are honoured even with a stale nonce (xDS
+    // protocol, "Incremental xDS": the nonce must not be used to reject them).
+    if (first) {
+      for (const [name, version] of Object.entries((req.initial_resource_versions ?? {}) as Record<string, string>)) {
+        const known = this.view?.get(typeUrl)?.get(name);
+        // Only a version we can prove equal lets us skip a resend.
+        if (known && known.version === version) ts.sent.set(name, known);
+      }
+      if (subscribe.length === 0 && unsubscribe.length === 0 && isFullStateType(typeUrl)) ts.wildcard = true;
+    }
+    for (const name of subscribe) {
+      if (name === "*") {
+        if (isFullStateType(typeUrl)) ts.wildcard = true;
+        continue;
+      }
+      ts.names.add(name);
+      ts.everExplicit = true;
+      // "The client may have forgotten": a subscribe is always answered.
+      if (!first || ts.sent.get(name) === undefined) ts.sent.delete(name);
+    }
+    for (const name of unsubscribe) {
+      if (name === "*") {
+        ts.wildcard = false;
+        for (const n of [...ts.sent.keys()]) if (!ts.names.has(n)) ts.sent.delete(n);
+        continue;
+      }
+      ts.names.delete(name);
+      ts.sent.delete(name);
+      // Still covered by the wildcard: the client must be told again whether it exists.
+      if (ts.wildcard && !this.view?.get(typeUrl)?.has(name)) ts.forceRemoved.add(name);
+    }
+    const nonce: string = req.response_nonce ?? "";
+    if (nonce !== "") {
+      if (nonce === ts.pendingNonce) this.settle(ts, "", req.error_detail);
+      else this.host.onStale(this, typeUrl, nonce);
+    }
+    this.pump();
+  }
+
+  private applySotwNames(ts: TypeState, names: string[]): void {
+    const full = isFullStateType(ts.typeUrl);
+    const explicit = names.filter((n) => n !== "*");
+    const wildcard = full && (names.includes("*") || (names.length === 0 && !ts.everExplicit));
+    if (names.length > 0) ts.everExplicit = true;
+    ts.wildcard = wildcard;
+    const next = new Set(explicit);
+    for (const n of ts.names) {
+      if (!next.has(n)) {
+        ts.names.delete(n);
+        // Forget what was sent so a later re-subscribe is answered (xDS spec:
+        // newly requested resources must be sent even if unchanged).
+        if (!ts.wildcard) ts.sent.delete(n);
+      }
+    }
+    for (const n of next) ts.names.add(n);
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: google.rpc.Status
+  private settle(ts: TypeState, versionInfo: string, errorDetail: any): void {
+    const nonce = ts.pendingNonce ?? "";
+    ts.pendingNonce = undefined;
+    // NACK is the presence of error_detail, never a version comparison (xDS spec, "ACK/NACK").
+    if (errorDetail && (errorDetail.message || errorDetail.code)) {
+      const nack: NackRecord = {
+        nonce,
+        versionInfo,
+        message: String(errorDetail.message ?? ""),
+        code: Number(errorDetail.code ?? 0),
+        resourceNames: [...ts.sent.entries()].filter(([, r]) => r !== ABSENT).map(([n]) => n),
+        at: new Date().toISOString(),
+      };
+      ts.lastNack = nack;
+      // The client keeps its last accepted config; `sent` stays as it is so the
+      // rejected content is not re-sent until it changes (no NACK loops).
+      this.host.onNack(this, ts.typeUrl, nack);
+      return;
+    }
+    ts.ackedVersion = ts.sentVersion;
+    ts.lastNack = undefined;
+    const since = ts.pendingChangeAt === undefined ? undefined : Date.now() - ts.pendingChangeAt;
+    this.host.onAck(this, ts.typeUrl, since);
+  }
+
+  // ---- responses ----------------------------------------------------------
+
+  /** Writes whatever is due, type by type in push order, unless the transport is full. */
+  pump(): void {
+    if (this.closed || !this.view || !this.node) return;
+    for (const typeUrl of PUSH_ORDER) {
+      if (this.blocked) return;
+      const ts = this.types.get(typeUrl);
+      if (!ts || ts.pendingNonce !== undefined) continue;
+      if (this.kind === "SotW") this.sendSotw(ts);
+      else this.sendDelta(ts);
+    }
+  }
+
+  /** Called by the server when the transport drains after a full write buffer. */
+  drained(): void {
+    this.blocked = false;
+    this.pump();
+  }
+
+  private available(typeUrl: string): ReadonlyMap<string, EncodedResource> {
+    return this.view?.get(typeUrl) ?? EMPTY;
+  }
+
+  private sendSotw(ts: TypeState): void {
+    const available = this.available(ts.typeUrl);
+    let out: EncodedResource[];
+    if (isFullStateType(ts.typeUrl)) {
+      // LDS/CDS: every response carries the full set; omission is deletion.
+      const desired: EncodedResource[] = [];
+      if (ts.wildcard) desired.push(...available.values());
+      else for (const n of ts.names) {
+        const r = available.get(n);
+        if (r) desired.push(r);
+      }
+      const unchanged =
+        ts.responded && desired.length === ts.sent.size && desired.every((r) => ts.sent.get(r.name) === r);
+      if (unchanged) return;
+      ts.sent.clear();
+      for (const r of desired) ts.sent.set(r.name, r);
+      out = desired;
+    } else {
+      // RDS/EDS/SDS: any subset may be sent; send only what the client lacks.
+      out = [];
+      for (const n of ts.names) {
+        const r = available.get(n);
+        if (r && ts.sent.get(n) !== r && ts.sent.get(n)?.version !== r.version) out.push(r);
+        else if (r && ts.sent.get(n) !== r) ts.sent.set(n, r);
+      }
+      if (out.length === 0) return;
+      for (const r of out) ts.sent.set(r.name, r);
+    }
+    const version = setVersion(iterSent(ts));
+    this.afterSend(ts, out);
+    const nonce = this.nextNonce();
+    const buf = encodeSotwResponse({
+      versionInfo: version,
+      typeUrl: ts.typeUrl,
+      nonce,
+      resources: out,
+      controlPlane: this.host.controlPlaneId,
+    });
+    this.commit(ts, nonce, version, buf, out.length);
+  }
+
+  private sendDelta(ts: TypeState): void {
+    const available = this.available(ts.typeUrl);
+    const out: EncodedResource[] = [];
+    const removed: string[] = [...ts.forceRemoved];
+    ts.forceRemoved.clear();
+    if (ts.wildcard) {
+      for (const r of available.values()) if (ts.sent.get(r.name)?.version !== r.version) out.push(r);
+    }
+    for (const n of ts.names) {
+      const r = available.get(n);
+      if (r) {
+        if (!ts.wildcard && ts.sent.get(n)?.version !== r.version) out.push(r);
+      } else if (ts.sent.get(n) !== ABSENT) {
+        // Subscribed but does not exist: Delta says so with removed_resources.
+        removed.push(n);
+        ts.sent.set(n, ABSENT);
+      }
+    }
+    for (const [n, r] of ts.sent) {
+      if (r !== ABSENT && !available.has(n)) {
+        removed.push(n);
+        if (ts.names.has(n)) ts.sent.set(n, ABSENT);
+        else ts.sent.delete(n);
+      }
+    }
+    // The first wildcard response is sent even when empty, so the client's
+    // initial fetch completes instead of waiting for its timeout.
+    if (out.length === 0 && removed.length === 0 && (ts.responded || !ts.wildcard)) return;
+    for (const r of out) ts.sent.set(r.name, r);
+    const version = setVersion(iterSent(ts));
+    this.afterSend(ts, out);
+    const nonce = this.nextNonce();
+    const buf = encodeDeltaResponse({
+      systemVersionInfo: version,
+      typeUrl: ts.typeUrl,
+      nonce,
+      resources: out,
+      removed: [...new Set(removed)],
+      controlPlane: this.host.controlPlaneId,
+    });
+    this.commit(ts, nonce, version, buf, out.length);
+  }
+
+  /**
+   * Envoy re-warms a cluster on every CDS update and finishes warming only on a
+   * fresh ClusterLoadAssignment, even an unchanged one (envoy#13009). So an
+   * updated cluster invalidates what we recorded as sent for its EDS resource
+   * (Trellis names a cluster's EDS resource after the cluster).
+   */
+  private afterSend(ts: TypeState, out: readonly EncodedResource[]): void {
+    if (ts.typeUrl !== CLUSTER) return;
+    const eds = this.types.get(ENDPOINT);
+    if (!eds) return;
+    for (const r of out) if (eds.sent.get(r.name)) eds.sent.delete(r.name);
+  }
+
+  private commit(ts: TypeState, nonce: string, version: string, buf: Buffer, count: number): void {
+    ts.pendingNonce = nonce;
+    ts.pendingSince = Date.now();
+    ts.pendingChangeAt = this.viewChangeAt;
+    ts.lastNonce = nonce;
+    ts.sentVersion = version;
+    ts.responded = true;
+    this.host.onResponse(this, ts.typeUrl, count, buf.length);
+    if (!this.host.write(buf)) this.blocked = true;
+  }
+
+  private nextNonce(): string {
+    this.nonceCounter++;
+    return `${this.id.toString(36)}-${this.nonceCounter.toString(36)}`;
+  }
+
+  private typeState(typeUrl: string): TypeState {
+    let ts = this.types.get(typeUrl);
+    if (!ts) {
+      ts = new TypeState(typeUrl);
+      this.types.set(typeUrl, ts);
+    }
+    return ts;
+  }
+
+  // ---- introspection (admin) ----------------------------------------------
+
+  status(): StreamStatus {
+    const types: TypeStatus[] = [];
+    for (const ts of this.types.values()) {
+      types.push({
+        typeUrl: ts.typeUrl,
+        wildcard: ts.wildcard,
+        resourceNames: [...ts.names].sort(),
+        sentVersion: ts.sentVersion,
+        ackedVersion: ts.ackedVersion,
+        lastNonce: ts.lastNonce,
+        pendingNonce: ts.pendingNonce ?? null,
+        state: ts.lastNack ? "NACKED" : ts.pendingNonce !== undefined ? "STALE" : ts.responded ? "SYNCED" : "NOT_SENT",
+        lastNack: ts.lastNack ?? null,
+        requests: ts.requests,
+      });
+    }
+    return {
+      streamId: this.id,
+      nodeId: this.node?.id ?? "",
+      kind: this.kind,
+      rpc: this.rpc,
+      connectedAt: this.connectedAt.toISOString(),
+      types,
+    };
+  }
+
+  /** Resources last sent per type (what the client should hold), for /debug/config_dump. */
+  sentResources(): Map<string, EncodedResource[]> {
+    const out = new Map<string, EncodedResource[]>();
+    for (const ts of this.types.values()) out.set(ts.typeUrl, [...iterSent(ts)]);
+    return out;
+  }
+
+  /** Outstanding (unacknowledged) responses; bounded by the number of types. */
+  outstanding(): number {
+    let n = 0;
+    for (const ts of this.types.values()) if (ts.pendingNonce !== undefined) n++;
+    return n;
+  }
+}
+
+export type SyncState = "SYNCED" | "STALE" | "NACKED" | "NOT_SENT";
+
+export interface TypeStatus {
+  typeUrl: string;
+  wildcard: boolean;
+  resourceNames: string[];
+  sentVersion: string;
+  ackedVersion: string;
+  lastNonce: string;
+  pendingNonce: string | null;
+  state: SyncState;
+  lastNack: NackRecord | null;
+  requests: number;
+}
+
+export interface StreamStatus {
+  streamId: number;
+  nodeId: string;
+  kind: StreamKind;
+  rpc: string;
+  connectedAt: string;
+  types: TypeStatus[];
+}
+
+const EMPTY: ReadonlyMap<string, EncodedResource> = new Map();
+
+function* iterSent(ts: TypeState): Iterable<EncodedResource> {
+  for (const r of ts.sent.values()) if (r !== ABSENT) yield r;
+}
