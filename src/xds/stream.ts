@@ -12,7 +12,7 @@
 //   written until 'drain'; then the latest state is computed afresh.
 // - Within one pass, types go out in make-before-break order (PUSH_ORDER:
 //   CDS before EDS before LDS before RDS).
-import { ENDPOINT, CLUSTER, PUSH_ORDER, isFullStateType } from "../envoy/type-urls.js";
+import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, isFullStateType } from "../envoy/type-urls.js";
 import type { ProxyNode } from "./proxy.js";
 import { type EncodedResource, encodeDeltaResponse, encodeSotwResponse, setVersion } from "./resource.js";
 
@@ -184,8 +184,9 @@ export class XdsStream {
       if (!next.has(n)) {
         ts.names.delete(n);
         // Forget what was sent so a later re-subscribe is answered (xDS spec:
-        // newly requested resources must be sent even if unchanged).
-        if (!ts.wildcard) ts.sent.delete(n);
+        // newly requested resources must be sent even if unchanged). For LDS/CDS
+        // `sent` mirrors the last full-state response and is rebuilt on send.
+        if (!full) ts.sent.delete(n);
       }
     }
     for (const n of next) ts.names.add(n);
@@ -222,12 +223,21 @@ export class XdsStream {
   /** Writes whatever is due, type by type in push order, unless the transport is full. */
   pump(): void {
     if (this.closed || !this.view || !this.node) return;
+    // Listeners and routes wait while clusters or endpoints are unacknowledged,
+    // so a route never reaches the proxy before the cluster it names (routes are
+    // not warmed; xDS spec "eventual consistency considerations"; Consul gates
+    // the same way).
+    let clustersInFlight = false;
     for (const typeUrl of PUSH_ORDER) {
       if (this.blocked) return;
       const ts = this.types.get(typeUrl);
-      if (!ts || ts.pendingNonce !== undefined) continue;
-      if (this.kind === "SotW") this.sendSotw(ts);
-      else this.sendDelta(ts);
+      if (!ts) continue;
+      if ((typeUrl === LISTENER || typeUrl === ROUTE) && clustersInFlight) continue;
+      if (ts.pendingNonce === undefined) {
+        if (this.kind === "SotW") this.sendSotw(ts);
+        else this.sendDelta(ts);
+      }
+      if ((typeUrl === CLUSTER || typeUrl === ENDPOINT) && ts.pendingNonce !== undefined) clustersInFlight = true;
     }
   }
 
@@ -253,7 +263,7 @@ export class XdsStream {
         if (r) desired.push(r);
       }
       const unchanged =
-        ts.responded && desired.length === ts.sent.size && desired.every((r) => ts.sent.get(r.name) === r);
+        ts.responded && desired.length === ts.sent.size && desired.every((r) => ts.sent.get(r.name)?.version === r.version);
       if (unchanged) return;
       ts.sent.clear();
       for (const r of desired) ts.sent.set(r.name, r);
@@ -263,8 +273,7 @@ export class XdsStream {
       out = [];
       for (const n of ts.names) {
         const r = available.get(n);
-        if (r && ts.sent.get(n) !== r && ts.sent.get(n)?.version !== r.version) out.push(r);
-        else if (r && ts.sent.get(n) !== r) ts.sent.set(n, r);
+        if (r && ts.sent.get(n)?.version !== r.version) out.push(r);
       }
       if (out.length === 0) return;
       for (const r of out) ts.sent.set(r.name, r);

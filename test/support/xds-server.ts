@@ -1,0 +1,39 @@
+// Starts an in-process XdsServer on a loopback port with a view the test controls.
+import pino from "pino";
+import client from "prom-client";
+import { type Authenticator, acceptAll } from "../../src/xds/auth.js";
+import { XdsMetrics } from "../../src/xds/metrics.js";
+import { XdsServer } from "../../src/xds/server.js";
+import type { ProxyView } from "../../src/xds/stream.js";
+import { type PlainConfig, makeView } from "./views.js";
+
+export interface TestServer {
+  server: XdsServer;
+  address: string;
+  registry: client.Registry;
+  /** Replaces the configuration every proxy sees and pushes it. */
+  set(cfg: PlainConfig): void;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(cfg: PlainConfig, authenticate: Authenticator = acceptAll): Promise<TestServer> {
+  let view: ProxyView = makeView(cfg);
+  const registry = new client.Registry();
+  const server = new XdsServer({
+    authenticate,
+    generate: () => view,
+    metrics: new XdsMetrics(registry),
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+  });
+  const port = await server.listen("127.0.0.1:0");
+  return {
+    server,
+    registry,
+    address: `127.0.0.1:${port}`,
+    set(next) {
+      view = makeView(next);
+      server.pushAll(Date.now());
+    },
+    stop: () => server.shutdown(1_000),
+  };
+}
