@@ -1,0 +1,77 @@
+// admin/ is the fastify HTTP server for operators: health, readiness, metrics,
+// and debug views of the xDS server's state. It reads state; it writes nothing.
+import Fastify, { type FastifyInstance } from "fastify";
+import type client from "prom-client";
+import { messageType } from "../envoy/protos.js";
+import { messageNameOf, shortTypeName } from "../envoy/type-urls.js";
+import { type Diagnostic, formatDiagnostic } from "../model/diagnostic.js";
+import type { XdsServer } from "../xds/server.js";
+import { ADMIN_ERRORS, errorBody } from "./errors.js";
+
+export interface AdminState {
+  /** True once the first configuration has been loaded and is being served. */
+  ready(): boolean;
+  /** Current diagnostics: source errors (invalid files) and translation warnings. */
+  diagnostics(): readonly Diagnostic[];
+  /** Facts about the configuration being served (snapshot version, when loaded, …). */
+  configInfo(): Record<string, unknown>;
+}
+
+export function buildAdminServer(opts: { state: AdminState; xds: XdsServer; registry: client.Registry }): FastifyInstance {
+  const { state, xds, registry } = opts;
+  const app = Fastify({ logger: false });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  app.get("/readyz", async (_req, reply) => {
+    const errors = state.diagnostics().filter((d) => d.severity === "error");
+    if (!state.ready()) return reply.code(ADMIN_ERRORS.notReady.status).send(errorBody(ADMIN_ERRORS.notReady));
+    // Ready even with invalid files: the last good configuration is being served.
+    return { status: "ready", configErrors: errors.length, errors: errors.map(formatDiagnostic) };
+  });
+
+  app.get("/metrics", async (_req, reply) => {
+    reply.header("content-type", registry.contentType);
+    return registry.metrics();
+  });
+
+  app.get("/debug/diagnostics", async () => ({
+    config: state.configInfo(),
+    diagnostics: state.diagnostics().map((d) => ({ ...d, text: formatDiagnostic(d) })),
+  }));
+
+  app.get("/debug/syncz", async () => xds.streamStatuses().map((s) => ({
+    ...s,
+    types: s.types.map((t) => ({ ...t, type: shortTypeName(t.typeUrl) })),
+  })));
+
+  app.get<{ Querystring: { proxy?: string } }>("/debug/config_dump", async (req, reply) => {
+    const proxy = req.query.proxy;
+    if (!proxy) return reply.code(ADMIN_ERRORS.proxyRequired.status).send(errorBody(ADMIN_ERRORS.proxyRequired));
+    const streams = xds.streamsOf(proxy);
+    if (streams.length === 0) {
+      return reply.code(ADMIN_ERRORS.proxyNotConnected.status).send(errorBody(ADMIN_ERRORS.proxyNotConnected, proxy));
+    }
+    return {
+      proxy,
+      streams: streams.map((s) => ({
+        streamId: s.id,
+        kind: s.kind,
+        rpc: s.rpc,
+        resources: Object.fromEntries(
+          [...s.sentResources()].map(([typeUrl, list]) => [
+            shortTypeName(typeUrl),
+            list.map((r) => ({ name: r.name, version: r.version, resource: decodeForDump(typeUrl, r.bytes) })),
+          ]),
+        ),
+      })),
+    };
+  });
+
+  return app;
+}
+
+function decodeForDump(typeUrl: string, bytes: Uint8Array): unknown {
+  const type = messageType(messageNameOf(typeUrl));
+  return type.toObject(type.decode(bytes), { longs: String, enums: String, bytes: String, json: true });
+}

@@ -1,0 +1,161 @@
+// The service registry view of a snapshot: services with their ports and
+// endpoints, built from ServiceEntry (with inline endpoints or a
+// workloadSelector over WorkloadEntries). No Envoy types here.
+import { isIP } from "node:net";
+import type { ServiceEntry } from "../config/networking/service-entry.js";
+import type { WorkloadEntry, WorkloadEntrySpec } from "../config/networking/workload-entry.js";
+import type { Diagnostic, ObjectRef } from "./diagnostic.js";
+import { type MeshSnapshot, type SourcedObject, objectsOfKind } from "./snapshot.js";
+
+/** Istio's protocols as they appear on a port (upper-cased). */
+export type Protocol = string;
+
+export interface ServicePortModel {
+  number: number;
+  name: string;
+  protocol: Protocol;
+  targetPort?: number;
+}
+
+export interface EndpointModel {
+  address: string;
+  /** Service port number → endpoint port. */
+  ports: ReadonlyMap<number, number>;
+  labels: Readonly<Record<string, string>>;
+  /** `region/zone/subzone`, any part may be empty. */
+  locality: string;
+  weight: number;
+  serviceAccount?: string;
+  network?: string;
+  origin: ObjectRef;
+}
+
+export interface ServiceModel {
+  host: string;
+  namespace: string;
+  ports: readonly ServicePortModel[];
+  resolution: NonNullable<ServiceEntry["spec"]["resolution"]>;
+  location: NonNullable<ServiceEntry["spec"]["location"]>;
+  endpoints: readonly EndpointModel[];
+  origin: ObjectRef;
+}
+
+export interface ServiceRegistry {
+  services: readonly ServiceModel[];
+  diagnostics: Diagnostic[];
+}
+
+export const MODEL_CODES = {
+  /** Two ServiceEntries in one namespace declare the same host; the first (by namespace/name) wins. */
+  duplicateHost: "TRL2001",
+  /** A STATIC ServiceEntry endpoint address is not an IP address. */
+  staticEndpointNotIp: "TRL2002",
+} as const;
+
+export function refOf(s: SourcedObject): ObjectRef {
+  return {
+    kind: s.object.kind,
+    namespace: s.object.metadata.namespace,
+    name: s.object.metadata.name,
+    source: s.source,
+  };
+}
+
+function endpointOf(
+  spec: WorkloadEntrySpec,
+  ports: readonly ServicePortModel[],
+  origin: ObjectRef,
+): Omit<EndpointModel, "address"> & { address?: string } {
+  const mapped = new Map<number, number>();
+  for (const p of ports) mapped.set(p.number, spec.ports?.[p.name] ?? p.targetPort ?? p.number);
+  return {
+    address: spec.address,
+    ports: mapped,
+    labels: spec.labels ?? {},
+    locality: spec.locality ?? "",
+    weight: spec.weight && spec.weight > 0 ? spec.weight : 1,
+    serviceAccount: spec.serviceAccount,
+    network: spec.network,
+    origin,
+  };
+}
+
+function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+  if (!selector) return false;
+  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+export function buildRegistry(snapshot: MeshSnapshot): ServiceRegistry {
+  const diagnostics: Diagnostic[] = [];
+  const entries = objectsOfKind<ServiceEntry>(snapshot, "ServiceEntry").sort((a, b) =>
+    `${a.object.metadata.namespace}/${a.object.metadata.name}`.localeCompare(
+      `${b.object.metadata.namespace}/${b.object.metadata.name}`,
+    ),
+  );
+  const workloads = objectsOfKind<WorkloadEntry>(snapshot, "WorkloadEntry");
+  const seen = new Map<string, ObjectRef>();
+  const services: ServiceModel[] = [];
+  for (const se of entries) {
+    const spec = se.object.spec;
+    const namespace = se.object.metadata.namespace ?? "default";
+    const origin = refOf(se);
+    const ports: ServicePortModel[] = (spec.ports ?? []).map((p) => ({
+      number: p.number,
+      name: p.name,
+      protocol: (p.protocol ?? "TCP").toUpperCase(),
+      targetPort: p.targetPort,
+    }));
+    const resolution = spec.resolution ?? "NONE";
+    const endpoints: EndpointModel[] = [];
+    const inline = spec.endpoints ?? [];
+    inline.forEach((ep, i) => {
+      const e = endpointOf(ep, ports, origin);
+      if (!e.address) return;
+      if (resolution === "STATIC" && !isIP(e.address)) {
+        diagnostics.push({
+          code: MODEL_CODES.staticEndpointNotIp,
+          severity: "error",
+          object: origin,
+          field: `spec.endpoints[${i}].address`,
+          message: `resolution STATIC needs an IP address, got "${e.address}"; use resolution DNS for host names (endpoint skipped)`,
+        });
+        return;
+      }
+      endpoints.push(e as EndpointModel);
+    });
+    if (spec.workloadSelector) {
+      for (const we of workloads) {
+        if ((we.object.metadata.namespace ?? "default") !== namespace) continue;
+        if (!selects(spec.workloadSelector.labels, { ...we.object.metadata.labels, ...we.object.spec.labels })) continue;
+        const e = endpointOf(we.object.spec, ports, refOf(we));
+        e.labels = { ...we.object.metadata.labels, ...we.object.spec.labels };
+        if (e.address && (resolution !== "STATIC" || isIP(e.address))) endpoints.push(e as EndpointModel);
+      }
+    }
+    for (const host of spec.hosts) {
+      const key = `${namespace}/${host}`;
+      const first = seen.get(key);
+      if (first) {
+        diagnostics.push({
+          code: MODEL_CODES.duplicateHost,
+          severity: "warning",
+          object: origin,
+          field: "spec.hosts",
+          message: `host ${host} is already declared in namespace ${namespace} by ServiceEntry ${first.name}; this declaration is ignored`,
+        });
+        continue;
+      }
+      seen.set(key, origin);
+      services.push({
+        host,
+        namespace,
+        ports,
+        resolution,
+        location: spec.location ?? "MESH_EXTERNAL",
+        endpoints,
+        origin,
+      });
+    }
+  }
+  return { services, diagnostics };
+}

@@ -1,0 +1,85 @@
+// model/ holds the immutable MeshSnapshot and the ChangeSet between two
+// snapshots. It knows nothing of Envoy and imports only types from config/.
+import { createHash } from "node:crypto";
+import type { Diagnostic } from "./diagnostic.js";
+
+/** The minimal shape of every validated mesh object (config/ has the full types). */
+export interface MeshObjectLike {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec?: unknown;
+}
+
+export interface ObjectSource {
+  file?: string;
+  documentIndex?: number;
+}
+
+export interface SourcedObject<T extends MeshObjectLike = MeshObjectLike> {
+  object: T;
+  source?: ObjectSource;
+}
+
+export interface MeshSnapshot {
+  /** Increases by one with every snapshot built in this process. */
+  readonly version: number;
+  readonly objects: readonly SourcedObject[];
+  /** Diagnostics from the sources (invalid documents, …) at the time of this snapshot. */
+  readonly sourceDiagnostics: readonly Diagnostic[];
+  readonly hashes: ReadonlyMap<string, string>;
+}
+
+/** What changed between two snapshots, by object key `Kind/namespace/name`. */
+export interface ChangeSet {
+  readonly added: readonly string[];
+  readonly updated: readonly string[];
+  readonly removed: readonly string[];
+  readonly kinds: ReadonlySet<string>;
+}
+
+export function objectKey(o: MeshObjectLike): string {
+  return `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+}
+
+function hashObject(o: MeshObjectLike): string {
+  return createHash("sha256").update(JSON.stringify(o)).digest("base64url");
+}
+
+let versionCounter = 0;
+
+export function buildSnapshot(
+  prev: MeshSnapshot | undefined,
+  objects: readonly SourcedObject[],
+  sourceDiagnostics: readonly Diagnostic[] = [],
+): { snapshot: MeshSnapshot; changes: ChangeSet } {
+  const hashes = new Map<string, string>();
+  for (const s of objects) hashes.set(objectKey(s.object), hashObject(s.object));
+  const added: string[] = [];
+  const updated: string[] = [];
+  const removed: string[] = [];
+  const kinds = new Set<string>();
+  for (const [k, h] of hashes) {
+    const before = prev?.hashes.get(k);
+    if (before === undefined) added.push(k);
+    else if (before !== h) updated.push(k);
+    else continue;
+    kinds.add(k.slice(0, k.indexOf("/")));
+  }
+  for (const k of prev?.hashes.keys() ?? []) {
+    if (!hashes.has(k)) {
+      removed.push(k);
+      kinds.add(k.slice(0, k.indexOf("/")));
+    }
+  }
+  const snapshot: MeshSnapshot = { version: ++versionCounter, objects, sourceDiagnostics, hashes };
+  return { snapshot, changes: { added, updated, removed, kinds } };
+}
+
+export function isEmptyChange(c: ChangeSet): boolean {
+  return c.added.length === 0 && c.updated.length === 0 && c.removed.length === 0;
+}
+
+export function objectsOfKind<T extends MeshObjectLike>(s: MeshSnapshot, kind: T["kind"]): SourcedObject<T>[] {
+  return s.objects.filter((o) => o.object.kind === kind) as SourcedObject<T>[];
+}
