@@ -25,22 +25,28 @@ interface StructValue {
 
 export function structToJson(s: { fields?: Record<string, StructValue> } | null | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(s?.fields ?? {})) out[k] = valueToJson(v);
+  for (const [k, v] of Object.entries(s?.fields ?? {})) out[k] = valueToJson(v as StructValue & Record<string, unknown>);
   return out;
 }
 
-function valueToJson(v: StructValue): unknown {
-  switch (v.kind) {
-    case "number_value":
-      return v.number_value;
-    case "string_value":
-      return v.string_value;
-    case "bool_value":
-      return v.bool_value;
-    case "struct_value":
-      return structToJson(v.struct_value);
-    case "list_value":
-      return (v.list_value?.values ?? []).map(valueToJson);
+// protobufjs substitutes its bundled google/protobuf/struct.proto, whose field
+// names are camelCase even with keepCase; accept both spellings.
+function valueToJson(v: StructValue & Record<string, unknown>): unknown {
+  const kind = String(v.kind ?? "").replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  const pick = (snake: string, camel: string) => v[snake] ?? v[camel];
+  switch (kind) {
+    case "numberValue":
+      return pick("number_value", "numberValue");
+    case "stringValue":
+      return pick("string_value", "stringValue");
+    case "boolValue":
+      return pick("bool_value", "boolValue");
+    case "structValue":
+      return structToJson(pick("struct_value", "structValue") as StructValue["struct_value"]);
+    case "listValue": {
+      const list = pick("list_value", "listValue") as { values?: StructValue[] } | undefined;
+      return (list?.values ?? []).map((x) => valueToJson(x as StructValue & Record<string, unknown>));
+    }
     default:
       return null;
   }

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// trellis: the control plane (`serve`) and the user CLI.
+import { Command, InvalidArgumentError } from "commander";
+import { bootstrapCommand } from "./bootstrap.js";
+import { serve } from "./serve.js";
+
+function int(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
+  return n;
+}
+
+const program = new Command();
+program.name("trellis").description("Service-mesh control plane: Istio's mesh APIs as xDS for Envoy and proxyless gRPC");
+
+program
+  .command("serve")
+  .description("run the control plane")
+  .option("--config <dir>", "directory of mesh YAML files (file source, hot-reloaded)", "examples/mesh")
+  .option("--xds-address <host:port>", "plaintext xDS listen address (development only)", "127.0.0.1:15010")
+  .option("--admin-address <host:port>", "admin HTTP listen address (health, metrics, debug)", "127.0.0.1:15014")
+  .option("--debounce-quiet <ms>", "push after changes have been quiet this long", int, 100)
+  .option("--debounce-max <ms>", "push at the latest this long after the first change", int, 1000)
+  .option("--log-level <level>", "trace, debug, info, warn, error", "info")
+  .action(async (o) => {
+    const running = await serve({
+      config: o.config,
+      xdsAddress: o.xdsAddress,
+      adminAddress: o.adminAddress,
+      debounceQuietMs: o.debounceQuiet,
+      debounceMaxMs: o.debounceMax,
+      logLevel: o.logLevel,
+    });
+    for (const sig of ["SIGTERM", "SIGINT"] as const) {
+      process.once(sig, () => {
+        running.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      });
+    }
+  });
+
+bootstrapCommand(program);
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  process.stderr.write(`trellis: ${err.message}\n`);
+  process.exit(1);
+});

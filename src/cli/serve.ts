@@ -1,0 +1,157 @@
+// `trellis serve`: the control plane. Wires sources → model → translate → xds
+// and the admin server; owns process signals and graceful shutdown.
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import client from "prom-client";
+import { buildAdminServer } from "../admin/server.js";
+import { type Diagnostic, formatDiagnostic } from "../model/diagnostic.js";
+import { type MeshSnapshot, buildSnapshot, isEmptyChange } from "../model/snapshot.js";
+import { FileSource, type FileLoadResult, mergeWithLastGood } from "../sources/file/index.js";
+import { acceptAll } from "../xds/auth.js";
+import { Debouncer } from "../xds/debounce.js";
+import { XdsMetrics } from "../xds/metrics.js";
+import { XdsServer } from "../xds/server.js";
+import { createLogger } from "./logger.js";
+import { ViewCache } from "./views.js";
+
+export interface ServeOptions {
+  config: string;
+  xdsAddress: string;
+  adminAddress: string;
+  debounceQuietMs: number;
+  debounceMaxMs: number;
+  logLevel?: string;
+}
+
+export interface RunningServer {
+  xdsPort: number;
+  adminPort: number;
+  stop(): Promise<void>;
+}
+
+function splitHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(":");
+  if (i < 0) throw new Error(`address "${address}" must be host:port`);
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(address.slice(i + 1)) };
+}
+
+export async function serve(opts: ServeOptions): Promise<RunningServer> {
+  const log = createLogger(opts.logLevel);
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const configErrors = new client.Gauge({
+    name: "trellis_config_errors",
+    help: "Configuration problems currently reported, by severity (invalid documents are not served; the last good version is kept)",
+    labelNames: ["severity"],
+    registers: [registry],
+  });
+  const configLoads = new client.Counter({
+    name: "trellis_config_loads_total",
+    help: "Configuration loads from the file source, by result",
+    labelNames: ["result"],
+    registers: [registry],
+  });
+  const views = new ViewCache();
+  const xds = new XdsServer({
+    authenticate: acceptAll,
+    generate: views.generate,
+    metrics: new XdsMetrics(registry),
+    logger: log,
+    controlPlaneId: `trellis@${hostname()}`,
+  });
+  const debouncer = new Debouncer(opts.debounceQuietMs, opts.debounceMaxMs, (firstChangeAt) => {
+    if (pendingSnapshot) {
+      views.setSnapshot(pendingSnapshot);
+      pendingSnapshot = undefined;
+      reportDiagnostics();
+    }
+    xds.pushAll(firstChangeAt);
+  });
+
+  let merged: FileLoadResult | undefined;
+  let snapshot: MeshSnapshot | undefined;
+  let pendingSnapshot: MeshSnapshot | undefined;
+  let loadedAt: string | undefined;
+  let reported = new Set<string>();
+
+  const diagnostics = (): Diagnostic[] => [...(merged?.diagnostics ?? []), ...views.diagnostics()];
+  const reportDiagnostics = () => {
+    const all = diagnostics();
+    const next = new Set<string>();
+    const counts: Record<string, number> = { error: 0, warning: 0, info: 0 };
+    for (const d of all) {
+      const line = formatDiagnostic(d);
+      next.add(line);
+      counts[d.severity] = (counts[d.severity] ?? 0) + 1;
+      if (!reported.has(line)) {
+        const fields = { code: d.code, object: d.object, field: d.field };
+        if (d.severity === "error") log.error(fields, line);
+        else if (d.severity === "warning") log.warn(fields, line);
+        else log.info(fields, line);
+      }
+    }
+    reported = next;
+    for (const [severity, n] of Object.entries(counts)) configErrors.set({ severity }, n);
+  };
+
+  const apply = (result: FileLoadResult, initial: boolean) => {
+    const hasErrors = result.diagnostics.some((d) => d.severity === "error");
+    configLoads.inc({ result: hasErrors ? "invalid" : "ok" });
+    merged = mergeWithLastGood(merged, result);
+    const built = buildSnapshot(
+      snapshot,
+      merged.objects.map((o) => ({ object: o.object, source: o.source })),
+      merged.diagnostics,
+    );
+    if (!initial && isEmptyChange(built.changes)) {
+      reportDiagnostics();
+      return;
+    }
+    snapshot = built.snapshot;
+    loadedAt = new Date().toISOString();
+    log.info(
+      { version: snapshot.version, objects: snapshot.objects.length, changes: { ...built.changes, kinds: [...built.changes.kinds] } },
+      initial ? "configuration loaded" : "configuration changed",
+    );
+    if (initial) {
+      views.setSnapshot(snapshot);
+      reportDiagnostics();
+    } else {
+      pendingSnapshot = snapshot;
+      debouncer.trigger();
+    }
+  };
+
+  const configDir = resolve(opts.config);
+  const source = new FileSource(configDir, { onUpdate: (r) => apply(r, false) });
+  apply(await source.start(), true);
+
+  const xdsPort = await xds.listen(opts.xdsAddress);
+  const admin = buildAdminServer({
+    xds,
+    registry,
+    state: {
+      ready: () => snapshot !== undefined,
+      diagnostics,
+      configInfo: () => ({ source: configDir, snapshotVersion: snapshot?.version, loadedAt }),
+    },
+  });
+  const adminAddr = splitHostPort(opts.adminAddress);
+  await admin.listen({ host: adminAddr.host, port: adminAddr.port });
+  const adminPort = (admin.server.address() as { port: number }).port;
+  log.info({ xds: `${splitHostPort(opts.xdsAddress).host}:${xdsPort}`, admin: `${adminAddr.host}:${adminPort}`, config: configDir }, "trellis serving (plaintext xDS: development mode)");
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info("shutting down");
+      debouncer.stop();
+      await source.stop();
+      await xds.shutdown(5_000);
+      await admin.close();
+      log.info("stopped");
+    })();
+    return stopping;
+  };
+  return { xdsPort, adminPort, stop };
+}
