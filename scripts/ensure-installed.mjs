@@ -8,9 +8,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const ready = ["node_modules/.package-lock.json", "envoy-api-protos/index.json", "src/envoy/generated/package.json"].every(
-  (f) => existsSync(join(root, f)),
-);
+const ready = [
+  "node_modules/.package-lock.json",
+  "envoy-api-protos/index.json",
+  "src/envoy/generated/package.json",
+].every((f) => existsSync(join(root, f)));
 if (!ready) {
   console.error("trellis: first run on this checkout: installing dependencies (npm ci)…");
   execFileSync(process.platform === "win32" ? "npm.cmd" : "npm", ["ci"], { cwd: root, stdio: "inherit" });

@@ -4,7 +4,7 @@
 // envoy-api-protos/PINNED so a different upstream version fails loudly instead of
 // silently changing the API Trellis compiles against.
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -29,7 +29,8 @@ for (const [src] of sources) {
     process.exit(1);
   }
 }
-for (const dir of ["envoy", "xds", "udpa", "validate", "google"]) rmSync(join(out, dir), { recursive: true, force: true });
+for (const dir of ["envoy", "xds", "udpa", "validate", "google"])
+  rmSync(join(out, dir), { recursive: true, force: true });
 const onlyProtos = (p) => statSync(p).isDirectory() || p.endsWith(".proto");
 for (const [src, dest] of sources) cpSync(src, join(out, dest), { recursive: true, filter: onlyProtos });
 mkdirSync(join(out, "google/protobuf"), { recursive: true });
@@ -57,7 +58,9 @@ if (process.env.UPDATE_PROTOS_PIN === "1") {
 const pinned = readFileSync(join(out, "PINNED"), "utf8").match(/^sha256 ([0-9a-f]{64})$/m)?.[1];
 if (pinned !== digest) {
   console.error(`sync-protos: tree digest ${digest} (${n} files) differs from envoy-api-protos/PINNED (${pinned}).`);
-  console.error("If you upgraded the source packages on purpose, re-run with UPDATE_PROTOS_PIN=1 and update README.md.");
+  console.error(
+    "If you upgraded the source packages on purpose, re-run with UPDATE_PROTOS_PIN=1 and update README.md.",
+  );
   process.exit(1);
 }
 // index.json: the v3 Envoy protos whose imports are all present (a few tracing and
@@ -67,7 +70,10 @@ const all = new Map();
 for (const dir of ["envoy", "google", "udpa", "validate", "xds"]) {
   for (const f of walk(join(out, dir))) {
     const text = readFileSync(f, "utf8");
-    all.set(relative(out, f), [...text.matchAll(/^import\s+(?:public\s+)?"([^"]+)";/gm)].map((m) => m[1]));
+    all.set(
+      relative(out, f),
+      [...text.matchAll(/^import\s+(?:public\s+)?"([^"]+)";/gm)].map((m) => m[1]),
+    );
   }
 }
 const loadable = new Map();

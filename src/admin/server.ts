@@ -17,7 +17,11 @@ export interface AdminState {
   configInfo(): Record<string, unknown>;
 }
 
-export function buildAdminServer(opts: { state: AdminState; xds: XdsServer; registry: client.Registry }): FastifyInstance {
+export function buildAdminServer(opts: {
+  state: AdminState;
+  xds: XdsServer;
+  registry: client.Registry;
+}): FastifyInstance {
   const { state, xds, registry } = opts;
   const app = Fastify({ logger: false });
 
@@ -40,10 +44,12 @@ export function buildAdminServer(opts: { state: AdminState; xds: XdsServer; regi
     diagnostics: state.diagnostics().map((d) => ({ ...d, text: formatDiagnostic(d) })),
   }));
 
-  app.get("/debug/syncz", async () => xds.streamStatuses().map((s) => ({
-    ...s,
-    types: s.types.map((t) => ({ ...t, type: shortTypeName(t.typeUrl) })),
-  })));
+  app.get("/debug/syncz", async () =>
+    xds.streamStatuses().map((s) => ({
+      ...s,
+      types: s.types.map((t) => ({ ...t, type: shortTypeName(t.typeUrl) })),
+    })),
+  );
 
   app.get<{ Querystring: { proxy?: string } }>("/debug/config_dump", async (req, reply) => {
     const proxy = req.query.proxy;

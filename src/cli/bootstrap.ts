@@ -29,7 +29,11 @@ export function bootstrapCommand(program: Command): void {
     .description("print an Envoy bootstrap (or, with --grpc, a gRPC xDS bootstrap) pointing at the control plane")
     .option("--grpc", "gRPC xDS bootstrap for proxyless clients (GRPC_XDS_BOOTSTRAP format)")
     .option("--xds-address <host:port>", "control-plane xDS address", address, "127.0.0.1:15010")
-    .option("--node-id <id>", "node id the proxy announces", "sidecar~127.0.0.1~trellis-example.default~default.svc.cluster.local")
+    .option(
+      "--node-id <id>",
+      "node id the proxy announces",
+      "sidecar~127.0.0.1~trellis-example.default~default.svc.cluster.local",
+    )
     .option("--cluster <name>", "node cluster (service cluster)")
     .option("--namespace <ns>", "workload namespace (node metadata NAMESPACE)")
     .option("--meta <key=value>", "extra node metadata, repeatable", keyValue)
@@ -39,7 +43,12 @@ export function bootstrapCommand(program: Command): void {
       if (o.namespace) metadata.NAMESPACE = o.namespace;
       const out = o.grpc
         ? // GENERATOR=grpc tells Trellis to serve API listeners (as Istio's gRPC bootstrap does).
-          grpcBootstrap({ nodeId: o.nodeId, cluster: o.cluster, xdsAddress: o.xdsAddress, metadata: { GENERATOR: "grpc", ...metadata } })
+          grpcBootstrap({
+            nodeId: o.nodeId,
+            cluster: o.cluster,
+            xdsAddress: o.xdsAddress,
+            metadata: { GENERATOR: "grpc", ...metadata },
+          })
         : envoyBootstrap({ nodeId: o.nodeId, cluster: o.cluster, xdsAddress: o.xdsAddress, metadata, apiType: o.api });
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     });

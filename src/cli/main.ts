@@ -11,7 +11,9 @@ function int(value: string): number {
 }
 
 const program = new Command();
-program.name("trellis").description("Service-mesh control plane: Istio's mesh APIs as xDS for Envoy and proxyless gRPC");
+program
+  .name("trellis")
+  .description("Service-mesh control plane: Istio's mesh APIs as xDS for Envoy and proxyless gRPC");
 
 program
   .command("serve")

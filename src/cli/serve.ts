@@ -5,8 +5,8 @@ import { resolve } from "node:path";
 import client from "prom-client";
 import { buildAdminServer } from "../admin/server.js";
 import { type Diagnostic, formatDiagnostic } from "../model/diagnostic.js";
-import { type MeshSnapshot, buildSnapshot, isEmptyChange } from "../model/snapshot.js";
-import { FileSource, type FileLoadResult, mergeWithLastGood } from "../sources/file/index.js";
+import { buildSnapshot, isEmptyChange, type MeshSnapshot } from "../model/snapshot.js";
+import { type FileLoadResult, FileSource, mergeWithLastGood } from "../sources/file/index.js";
 import { acceptAll } from "../xds/auth.js";
 import { Debouncer } from "../xds/debounce.js";
 import { XdsMetrics } from "../xds/metrics.js";
@@ -110,7 +110,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     snapshot = built.snapshot;
     loadedAt = new Date().toISOString();
     log.info(
-      { version: snapshot.version, objects: snapshot.objects.length, changes: { ...built.changes, kinds: [...built.changes.kinds] } },
+      {
+        version: snapshot.version,
+        objects: snapshot.objects.length,
+        changes: { ...built.changes, kinds: [...built.changes.kinds] },
+      },
       initial ? "configuration loaded" : "configuration changed",
     );
     if (initial) {
@@ -139,7 +143,14 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const adminAddr = splitHostPort(opts.adminAddress);
   await admin.listen({ host: adminAddr.host, port: adminAddr.port });
   const adminPort = (admin.server.address() as { port: number }).port;
-  log.info({ xds: `${splitHostPort(opts.xdsAddress).host}:${xdsPort}`, admin: `${adminAddr.host}:${adminPort}`, config: configDir }, "trellis serving (plaintext xDS: development mode)");
+  log.info(
+    {
+      xds: `${splitHostPort(opts.xdsAddress).host}:${xdsPort}`,
+      admin: `${adminAddr.host}:${adminPort}`,
+      config: configDir,
+    },
+    "trellis serving (plaintext xDS: development mode)",
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = () => {

@@ -84,11 +84,17 @@ function fieldErrorsOf(issue: Issue, schema: z.ZodType, base: readonly PathSegme
       if (issue.input === undefined) {
         const name = path[path.length - 1];
         return [
-          { field, message: typeof name === "string" ? `missing required field ${JSON.stringify(name)}` : "missing value" },
+          {
+            field,
+            message: typeof name === "string" ? `missing required field ${JSON.stringify(name)}` : "missing value",
+          },
         ];
       }
       return [
-        { field, message: `expected ${EXPECTED_NAMES[issue.expected] ?? issue.expected}, got ${showValue(issue.input)}` },
+        {
+          field,
+          message: `expected ${EXPECTED_NAMES[issue.expected] ?? issue.expected}, got ${showValue(issue.input)}`,
+        },
       ];
     case "invalid_value":
       if (issue.values.length === 1) {
@@ -102,10 +108,10 @@ function fieldErrorsOf(issue: Issue, schema: z.ZodType, base: readonly PathSegme
       return [{ field, message: custom ? issue.message : sizeMessage(issue, issue.code === "too_small") }];
     case "invalid_format":
       if (custom) return [{ field, message: issue.message }];
-      if (issue.format === "base64") return [{ field, message: `expected base64-encoded bytes, got ${showValue(issue.input)}` }];
+      if (issue.format === "base64")
+        return [{ field, message: `expected base64-encoded bytes, got ${showValue(issue.input)}` }];
       return [{ field, message: `invalid ${issue.format}, got ${showValue(issue.input)}` }];
     case "invalid_key":
-      return issue.issues.flatMap((inner) => fieldErrorsOf(inner, schema, path));
     case "invalid_element":
       return issue.issues.flatMap((inner) => fieldErrorsOf(inner, schema, path));
     case "invalid_union": {

@@ -6,7 +6,7 @@
 // Every object is strict: a field Trellis does not know is an error naming its
 // path, never silently dropped.
 
-import { z } from "zod";
+import type { z } from "zod";
 import { NETWORKING_API_VERSIONS, SECURITY_API_VERSIONS, TELEMETRY_API_VERSIONS } from "./api-groups.js";
 import { type FieldError, type ParseResult, toFieldErrors } from "./errors.js";
 import { DestinationRuleSchema, DestinationRuleSpec } from "./networking/destination-rule.js";
@@ -132,16 +132,16 @@ function fail(field: string, message: string): { ok: false; errors: FieldError[]
  */
 export function parseMeshObject(doc: unknown): ParseResult<MeshObject> {
   if (!isPlainObject(doc)) {
-    return fail("", `expected a Kubernetes-style object with apiVersion, kind, metadata and spec, got ${showValue(doc)}`);
+    return fail(
+      "",
+      `expected a Kubernetes-style object with apiVersion, kind, metadata and spec, got ${showValue(doc)}`,
+    );
   }
   const input = pruneNulls(doc) as Record<string, unknown>;
   const kind = input.kind;
   if (kind === undefined) return fail("kind", 'missing required field "kind"');
   if (!isMeshKind(kind)) {
-    return fail(
-      "kind",
-      `unknown kind ${showValue(kind)}; Trellis serves ${Object.keys(MESH_KINDS).sort().join(", ")}`,
-    );
+    return fail("kind", `unknown kind ${showValue(kind)}; Trellis serves ${Object.keys(MESH_KINDS).sort().join(", ")}`);
   }
   const schema: z.ZodType = MESH_KINDS[kind].schema;
   const result = schema.safeParse(input, { reportInput: true });

@@ -41,7 +41,9 @@ describe("MeshConfig", () => {
     });
     expect(parseMeshConfig({ outboundTrafficPolicy: { mode: "DENY" } })).toEqual({
       ok: false,
-      errors: [{ field: "outboundTrafficPolicy.mode", message: 'expected one of REGISTRY_ONLY, ALLOW_ANY, got "DENY"' }],
+      errors: [
+        { field: "outboundTrafficPolicy.mode", message: 'expected one of REGISTRY_ONLY, ALLOW_ANY, got "DENY"' },
+      ],
     });
     expect(parseMeshConfig({ defaultConfig: { proxy: { resources: { requests: { memory: "lots" } } } } })).toEqual({
       ok: false,

@@ -3,8 +3,8 @@
 
 import { z } from "zod";
 import { type ParseResult, parseWith } from "./errors.js";
-import { NamespaceName, Quantity } from "./primitives.js";
 import { OutboundTrafficPolicyMode } from "./networking/sidecar.js";
+import { NamespaceName, Quantity } from "./primitives.js";
 
 /** The Envoy image injected as the sidecar unless MeshConfig names another. */
 export const DEFAULT_PROXY_IMAGE = "docker.io/envoyproxy/envoy:v1.36-latest";

@@ -120,8 +120,23 @@ describe("examples as written in Istio's documentation", () => {
 });
 
 describe("Kubernetes envelope", () => {
+  it("lists each kind's API group, served versions and resource name", () => {
+    expect(MESH_KINDS.VirtualService).toMatchObject({
+      group: "networking.istio.io",
+      versions: ["v1alpha3", "v1beta1", "v1"],
+      plural: "virtualservices",
+      namespaced: true,
+    });
+    expect(MESH_KINDS.PeerAuthentication).toMatchObject({ group: "security.istio.io", versions: ["v1beta1", "v1"] });
+    expect(MESH_KINDS.Telemetry).toMatchObject({ group: "telemetry.istio.io", versions: ["v1alpha1", "v1"] });
+  });
+
   it("accepts every served apiVersion of a group", () => {
-    for (const apiVersion of ["networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1"]) {
+    for (const apiVersion of [
+      "networking.istio.io/v1alpha3",
+      "networking.istio.io/v1beta1",
+      "networking.istio.io/v1",
+    ]) {
       expectValid(`apiVersion: ${apiVersion}\nkind: Gateway\nmetadata: {name: gw}\nspec: {}\n`);
     }
     for (const apiVersion of ["telemetry.istio.io/v1alpha1", "telemetry.istio.io/v1"]) {
@@ -216,7 +231,9 @@ spec:
   hosts: [reviews]
   export_to: ["."]
 `);
-    expect(errors).toEqual([{ field: "spec.export_to", message: 'unknown field "export_to" (did you mean "exportTo"?)' }]);
+    expect(errors).toEqual([
+      { field: "spec.export_to", message: 'unknown field "export_to" (did you mean "exportTo"?)' },
+    ]);
   });
 
   it("reports an unknown field without a suggestion when nothing is close", () => {
@@ -231,7 +248,9 @@ spec:
       simple: ROUND_ROBIN
       stickiness: true
 `);
-    expect(errors).toEqual([{ field: "spec.trafficPolicy.loadBalancer.stickiness", message: 'unknown field "stickiness"' }]);
+    expect(errors).toEqual([
+      { field: "spec.trafficPolicy.loadBalancer.stickiness", message: 'unknown field "stickiness"' },
+    ]);
   });
 
   it("reports unknown top-level and metadata fields", () => {
@@ -292,7 +311,8 @@ spec:
         metadata: { name: "r" },
         spec: { http: [{ timeout, route: [{ destination: { host: "r" } }] }] },
       }).ok;
-    for (const good of ["30s", "1.5s", "100ms", "1h30m", "0.5s", "250us", "10ns", "0s"]) expect(vs(good), good).toBe(true);
+    for (const good of ["30s", "1.5s", "100ms", "1h30m", "0.5s", "250us", "10ns", "0s"])
+      expect(vs(good), good).toBe(true);
     for (const bad of ["30", "s", "1.5", "-1s", "1 s", "1d", "PT30S", ""]) expect(vs(bad), bad).toBe(false);
   });
 
@@ -309,14 +329,18 @@ spec:
     - destination:
         subset: v1
 `);
-    expect(errors).toEqual([{ field: "spec.http[0].route[0].destination.host", message: 'missing required field "host"' }]);
+    expect(errors).toEqual([
+      { field: "spec.http[0].route[0].destination.host", message: 'missing required field "host"' },
+    ]);
   });
 
   it("reports a missing or invalid object name", () => {
     expect(expectErrors("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {}\nspec: {}\n")).toEqual([
       { field: "metadata.name", message: 'missing required field "name"' },
     ]);
-    const [error] = expectErrors("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: My_GW}\nspec: {}\n");
+    const [error] = expectErrors(
+      "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: My_GW}\nspec: {}\n",
+    );
     expect(error?.field).toBe("metadata.name");
     expect(error?.message).toMatch(/^name must be a DNS-1123 subdomain .*, got "My_GW"$/);
   });
@@ -373,8 +397,14 @@ spec:
       mode: DISABLE
 `);
     expect(errors).toEqual([
-      { field: 'spec.portLevelMtls["8080"].mode', message: 'expected one of UNSET, DISABLE, PERMISSIVE, STRICT, got "STRICTER"' },
-      { field: "spec.portLevelMtls.http", message: 'expected a port number between 1 and 65535 as the key, got "http"' },
+      {
+        field: 'spec.portLevelMtls["8080"].mode',
+        message: 'expected one of UNSET, DISABLE, PERMISSIVE, STRICT, got "STRICTER"',
+      },
+      {
+        field: "spec.portLevelMtls.http",
+        message: 'expected a port number between 1 and 65535 as the key, got "http"',
+      },
     ]);
   });
 
@@ -405,7 +435,10 @@ spec:
     expect(parseMeshObject(["a"])).toEqual({
       ok: false,
       errors: [
-        { field: "", message: "expected a Kubernetes-style object with apiVersion, kind, metadata and spec, got a list" },
+        {
+          field: "",
+          message: "expected a Kubernetes-style object with apiVersion, kind, metadata and spec, got a list",
+        },
       ],
     });
   });

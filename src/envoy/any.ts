@@ -2,8 +2,8 @@
 // generated message type, then carried as proto-loader's `{ "@type", ...fields }`
 // form, which protobufjs encodes as a real google.protobuf.Any.
 import type { AnyExtension } from "@grpc/proto-loader";
-import type { HttpConnectionManager } from "./generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
 import type { Router } from "./generated/envoy/extensions/filters/http/router/v3/Router.js";
+import type { HttpConnectionManager } from "./generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
 
 export const HCM_TYPE_URL =
   "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";

@@ -57,7 +57,7 @@ function checkMessage(type: protobuf.Type, value: unknown, path: string, errors:
         errors.push(`${p}: expected a list`);
         continue;
       }
-      v.forEach((item, i) => checkValue(field, item, `${p}[${i}]`, errors, root));
+      for (const [i, item] of v.entries()) checkValue(field, item, `${p}[${i}]`, errors, root);
     } else {
       checkValue(field, v, p, errors, root);
     }

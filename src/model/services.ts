@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import type { ServiceEntry } from "../config/networking/service-entry.js";
 import type { WorkloadEntry, WorkloadEntrySpec } from "../config/networking/workload-entry.js";
 import type { Diagnostic, ObjectRef } from "./diagnostic.js";
-import { type MeshSnapshot, type SourcedObject, objectsOfKind } from "./snapshot.js";
+import { type MeshSnapshot, objectsOfKind, type SourcedObject } from "./snapshot.js";
 
 /** Istio's protocols as they appear on a port (upper-cased). */
 export type Protocol = string;
@@ -126,7 +126,8 @@ export function buildRegistry(snapshot: MeshSnapshot): ServiceRegistry {
     if (spec.workloadSelector) {
       for (const we of workloads) {
         if ((we.object.metadata.namespace ?? "default") !== namespace) continue;
-        if (!selects(spec.workloadSelector.labels, { ...we.object.metadata.labels, ...we.object.spec.labels })) continue;
+        if (!selects(spec.workloadSelector.labels, { ...we.object.metadata.labels, ...we.object.spec.labels }))
+          continue;
         const e = endpointOf(we.object.spec, ports, refOf(we));
         e.labels = { ...we.object.metadata.labels, ...we.object.spec.labels };
         if (e.address && (resolution !== "STATIC" || isIP(e.address))) endpoints.push(e as EndpointModel);

@@ -3,14 +3,14 @@
 // encoded bytes, with sorted keys; every resource is also checked strictly
 // against Envoy's protos (no unknown field). UPDATE_GOLDEN=1 rewrites the
 // outputs and deletes orphans.
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { checkProtoObject } from "../envoy/proto-object.js";
 import { toProtoJson } from "../envoy/proto-json.js";
-import { CLUSTER, ENDPOINT, LISTENER, ROUTE, messageNameOf } from "../envoy/type-urls.js";
+import { checkProtoObject } from "../envoy/proto-object.js";
+import { CLUSTER, ENDPOINT, LISTENER, messageNameOf, ROUTE } from "../envoy/type-urls.js";
 import { formatDiagnostic } from "../model/diagnostic.js";
 import { buildSnapshot } from "../model/snapshot.js";
 import { parseYamlFile } from "../sources/file/parse-file.js";

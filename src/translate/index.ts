@@ -6,7 +6,7 @@ import type { ClusterLoadAssignment } from "../envoy/generated/envoy/config/endp
 import type { Listener } from "../envoy/generated/envoy/config/listener/v3/Listener.js";
 import type { RouteConfiguration } from "../envoy/generated/envoy/config/route/v3/RouteConfiguration.js";
 import type { Diagnostic } from "../model/diagnostic.js";
-import { type ServiceRegistry, buildRegistry, refOf } from "../model/services.js";
+import { buildRegistry, refOf, type ServiceRegistry } from "../model/services.js";
 import type { MeshSnapshot } from "../model/snapshot.js";
 import { edsCluster } from "./clusters/eds-cluster.js";
 import { TRANSLATE_CODES } from "./codes.js";
@@ -96,7 +96,13 @@ export function unsupportedDiagnostics(snapshot: MeshSnapshot): Diagnostic[] {
 }
 
 /** Everything a snapshot produces for a class, with every diagnostic. */
-export function translateSnapshot(snapshot: MeshSnapshot, proxyClass: ProxyClass): Translation & { diagnostics: Diagnostic[] } {
+export function translateSnapshot(
+  snapshot: MeshSnapshot,
+  proxyClass: ProxyClass,
+): Translation & { diagnostics: Diagnostic[] } {
   const registry = buildRegistry(snapshot);
-  return { ...translate(registry, proxyClass), diagnostics: [...registry.diagnostics, ...unsupportedDiagnostics(snapshot)] };
+  return {
+    ...translate(registry, proxyClass),
+    diagnostics: [...registry.diagnostics, ...unsupportedDiagnostics(snapshot)],
+  };
 }

@@ -3,9 +3,9 @@
 // is scripted exactly. Both SotW and Delta.
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { DeltaClient, SotwClient, node } from "../../test/support/ads-client.js";
+import { DeltaClient, node, SotwClient } from "../../test/support/ads-client.js";
 import { cluster, endpoints, listener, route } from "../../test/support/views.js";
-import { type TestServer, startTestServer } from "../../test/support/xds-server.js";
+import { startTestServer, type TestServer } from "../../test/support/xds-server.js";
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET } from "../envoy/type-urls.js";
 
 let srv: TestServer | undefined;
@@ -162,7 +162,12 @@ describe("SotW ADS", () => {
         } catch {
           return;
         }
-        c.send({ type_url: r.type_url, version_info: r.version_info, response_nonce: r.nonce, resource_names: r.type_url === ROUTE ? ["r"] : r.type_url === ENDPOINT ? ["c"] : [] });
+        c.send({
+          type_url: r.type_url,
+          version_info: r.version_info,
+          response_nonce: r.nonce,
+          resource_names: r.type_url === ROUTE ? ["r"] : r.type_url === ENDPOINT ? ["c"] : [],
+        });
       }
     };
     await ackUntilQuiet();
@@ -178,8 +183,14 @@ describe("SotW ADS", () => {
       const r = await c.next();
       order.push(r.type_url);
       // Routes are held back until clusters and endpoints are ACKed.
-      if (r.type_url !== ROUTE) expect(srv.server.streamStatuses()[0]?.types.find((t) => t.typeUrl === ROUTE)?.pendingNonce).toBe(null);
-      c.send({ type_url: r.type_url, version_info: r.version_info, response_nonce: r.nonce, resource_names: r.type_url === ROUTE ? ["r"] : r.type_url === ENDPOINT ? ["c"] : [] });
+      if (r.type_url !== ROUTE)
+        expect(srv.server.streamStatuses()[0]?.types.find((t) => t.typeUrl === ROUTE)?.pendingNonce).toBe(null);
+      c.send({
+        type_url: r.type_url,
+        version_info: r.version_info,
+        response_nonce: r.nonce,
+        resource_names: r.type_url === ROUTE ? ["r"] : r.type_url === ENDPOINT ? ["c"] : [],
+      });
     }
     expect(order).toEqual([CLUSTER, ENDPOINT, ROUTE]);
   });
@@ -363,7 +374,12 @@ describe("authentication", () => {
     for (const [service, method, kind] of rpcs) {
       const c = kind === "sotw" ? sotw(srv, service, method) : delta(srv, service, method);
       const typeUrl = service.includes("Aggregated") ? CLUSTER : undefined;
-      c.send({ node: node(`${method}-client`), type_url: typeUrl, resource_names: [], resource_names_subscribe: ["a"] });
+      c.send({
+        node: node(`${method}-client`),
+        type_url: typeUrl,
+        resource_names: [],
+        resource_names_subscribe: ["a"],
+      });
       await expect(c.next()).rejects.toThrow(/denied/);
       expect(c.received).toEqual([]);
       expect(c.status?.code).toBe(grpc.status.PERMISSION_DENIED);

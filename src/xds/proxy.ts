@@ -25,7 +25,8 @@ interface StructValue {
 
 export function structToJson(s: { fields?: Record<string, StructValue> } | null | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(s?.fields ?? {})) out[k] = valueToJson(v as StructValue & Record<string, unknown>);
+  for (const [k, v] of Object.entries(s?.fields ?? {}))
+    out[k] = valueToJson(v as StructValue & Record<string, unknown>);
   return out;
 }
 

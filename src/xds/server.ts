@@ -5,12 +5,28 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { discoveryPackage } from "../envoy/protos.js";
-import { CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, XDS_TYPES, isFullStateType, shortTypeName } from "../envoy/type-urls.js";
+import {
+  CLUSTER,
+  ENDPOINT,
+  isFullStateType,
+  LISTENER,
+  ROUTE,
+  SECRET,
+  shortTypeName,
+  XDS_TYPES,
+} from "../envoy/type-urls.js";
 import type { Authenticator, AuthResult } from "./auth.js";
 import type { XdsMetrics } from "./metrics.js";
 import { type ProxyNode, proxyNodeFromRequest } from "./proxy.js";
-import { encodeSotwResponse, type EncodedResource, setVersion } from "./resource.js";
-import { type NackRecord, type ProxyView, type StreamHost, type StreamKind, type StreamStatus, XdsStream } from "./stream.js";
+import { type EncodedResource, encodeSotwResponse, setVersion } from "./resource.js";
+import {
+  type NackRecord,
+  type ProxyView,
+  type StreamHost,
+  type StreamKind,
+  type StreamStatus,
+  XdsStream,
+} from "./stream.js";
 
 /** Maps a proxy to everything it can see. Undefined while no configuration is loaded yet. */
 export type ViewGenerator = (node: ProxyNode) => ProxyView | undefined;
@@ -90,7 +106,8 @@ export class XdsServer {
           ? (call: grpc.ServerUnaryCall<unknown, Buffer>, cb: grpc.sendUnaryData<Buffer>) => this.fetch(m, call, cb)
           : (call: grpc.ServerDuplexStream<unknown, Buffer>) => this.open(m, call);
     }
-    for (const [name, def] of definitions) this.grpcServer.addService(def as grpc.ServiceDefinition, byService.get(name) ?? {});
+    for (const [name, def] of definitions)
+      this.grpcServer.addService(def as grpc.ServiceDefinition, byService.get(name) ?? {});
   }
 
   /** Binds `host:port` (plaintext); resolves to the bound port. */
@@ -180,12 +197,19 @@ export class XdsServer {
         log.debug({ proxy: stream.node?.id, type: shortTypeName(typeUrl), resources: count, bytes }, "xds push");
       },
       onAck: (_s, typeUrl, sinceChangeMs) => {
-        if (sinceChangeMs !== undefined) metrics.convergence.observe({ type: shortTypeName(typeUrl) }, sinceChangeMs / 1000);
+        if (sinceChangeMs !== undefined)
+          metrics.convergence.observe({ type: shortTypeName(typeUrl) }, sinceChangeMs / 1000);
       },
       onNack: (s, typeUrl, nack: NackRecord) => {
         metrics.nacks.inc({ type: shortTypeName(typeUrl) });
         log.warn(
-          { proxy: s.node?.id, type: shortTypeName(typeUrl), nonce: nack.nonce, resources: nack.resourceNames, error: nack.message },
+          {
+            proxy: s.node?.id,
+            type: shortTypeName(typeUrl),
+            nonce: nack.nonce,
+            resources: nack.resourceNames,
+            error: nack.message,
+          },
           "proxy rejected configuration (NACK); it keeps its last accepted config",
         );
       },
@@ -218,7 +242,10 @@ export class XdsServer {
       const r = req as any;
       const typeUrl: string = m.typeUrl ?? r.type_url ?? "";
       if (m.typeUrl && r.type_url && r.type_url !== m.typeUrl) {
-        return fail(grpc.status.INVALID_ARGUMENT, `type_url ${r.type_url} on the ${rpc} stream, which serves ${m.typeUrl}`);
+        return fail(
+          grpc.status.INVALID_ARGUMENT,
+          `type_url ${r.type_url} on the ${rpc} stream, which serves ${m.typeUrl}`,
+        );
       }
       if (!typeUrl) return fail(grpc.status.INVALID_ARGUMENT, "type_url is required on an aggregated stream");
       metrics.requests.inc({ type: shortTypeName(typeUrl), kind });
@@ -242,7 +269,13 @@ export class XdsServer {
       stream.node = node;
       phase = "authenticating";
       this.opts
-        .authenticate({ method: call.getPath(), typeUrl: m.typeUrl, node, metadata: call.metadata, peer: call.getPeer() })
+        .authenticate({
+          method: call.getPath(),
+          typeUrl: m.typeUrl,
+          node,
+          metadata: call.metadata,
+          peer: call.getPeer(),
+        })
         .then(
           (res) => {
             if (phase === "closed") return;
@@ -281,7 +314,10 @@ export class XdsServer {
     const req = call.request as any;
     const typeUrl = m.typeUrl as string;
     const node = proxyNodeFromRequest(req.node);
-    if (!node) return cb({ code: grpc.status.INVALID_ARGUMENT, details: "the request must carry node.id" });
+    if (!node) {
+      cb({ code: grpc.status.INVALID_ARGUMENT, details: "the request must carry node.id" });
+      return;
+    }
     this.opts
       .authenticate({ method: call.getPath(), typeUrl, node, metadata: call.metadata, peer: call.getPeer() })
       .then((res) => {

@@ -12,7 +12,7 @@
 //   written until 'drain'; then the latest state is computed afresh.
 // - Within one pass, types go out in make-before-break order (PUSH_ORDER:
 //   CDS before EDS before LDS before RDS).
-import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, isFullStateType } from "../envoy/type-urls.js";
+import { CLUSTER, ENDPOINT, isFullStateType, LISTENER, PUSH_ORDER, ROUTE } from "../envoy/type-urls.js";
 import type { ProxyNode } from "./proxy.js";
 import { type EncodedResource, encodeDeltaResponse, encodeSotwResponse, setVersion } from "./resource.js";
 
@@ -258,12 +258,15 @@ export class XdsStream {
       // LDS/CDS: every response carries the full set; omission is deletion.
       const desired: EncodedResource[] = [];
       if (ts.wildcard) desired.push(...available.values());
-      else for (const n of ts.names) {
-        const r = available.get(n);
-        if (r) desired.push(r);
-      }
+      else
+        for (const n of ts.names) {
+          const r = available.get(n);
+          if (r) desired.push(r);
+        }
       const unchanged =
-        ts.responded && desired.length === ts.sent.size && desired.every((r) => ts.sent.get(r.name)?.version === r.version);
+        ts.responded &&
+        desired.length === ts.sent.size &&
+        desired.every((r) => ts.sent.get(r.name)?.version === r.version);
       if (unchanged) return;
       ts.sent.clear();
       for (const r of desired) ts.sent.set(r.name, r);

@@ -10,7 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as grpcXds from "@grpc/grpc-js-xds";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Backend, EchoClient, echo, startBackend } from "../support/backends.js";
-import { type TrellisProcess, runTrellis, startTrellis } from "../support/trellis-process.js";
+import { runTrellis, startTrellis, type TrellisProcess } from "../support/trellis-process.js";
 
 const HOST = "echo.default.svc.cluster.local";
 
@@ -33,7 +33,11 @@ ${ports.map((p) => `  - address: 127.0.0.1\n    ports: { grpc-echo: ${p} }${extr
 `;
 }
 
-async function rpcsUntil(client: grpc.Client, pred: (seen: Set<string>) => boolean, timeoutMs = 20_000): Promise<Set<string>> {
+async function rpcsUntil(
+  client: grpc.Client,
+  pred: (seen: Set<string>) => boolean,
+  timeoutMs = 20_000,
+): Promise<Set<string>> {
   const deadline = Date.now() + timeoutMs;
   let seen = new Set<string>();
   let window: string[] = [];
@@ -64,7 +68,14 @@ describe("proxyless gRPC through trellis serve", () => {
     dir = mkdtempSync(join(tmpdir(), "trellis-e2e-"));
     writeFileSync(join(dir, "echo.yaml"), serviceEntry([backends[0]?.port ?? 0]));
     trellis = await startTrellis(dir, ["--debounce-quiet", "50", "--debounce-max", "200"]);
-    const boot = await runTrellis(["bootstrap", "--grpc", "--xds-address", trellis.xdsAddress, "--node-id", "e2e-client"]);
+    const boot = await runTrellis([
+      "bootstrap",
+      "--grpc",
+      "--xds-address",
+      trellis.xdsAddress,
+      "--node-id",
+      "e2e-client",
+    ]);
     expect(boot.code).toBe(0);
     client = new EchoClient(`xds:///${HOST}:9090`, grpc.credentials.createInsecure(), {
       "grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config": boot.stdout,
@@ -82,7 +93,10 @@ describe("proxyless gRPC through trellis serve", () => {
   it("routes real RPCs to the endpoint the YAML names", async () => {
     const seen = await rpcsUntil(client, (s) => s.has("a"));
     expect([...seen]).toEqual(["a"]);
-    const sync = (await (await fetch(`${trellis.adminUrl}/debug/syncz`)).json()) as { nodeId: string; types: { type: string; state: string }[] }[];
+    const sync = (await (await fetch(`${trellis.adminUrl}/debug/syncz`)).json()) as {
+      nodeId: string;
+      types: { type: string; state: string }[];
+    }[];
     const me = sync.find((s) => s.nodeId === "e2e-client");
     expect(me?.types.map((t) => t.type).sort()).toEqual(["CDS", "EDS", "LDS", "RDS"]);
     expect(me?.types.every((t) => t.state === "SYNCED")).toBe(true);
@@ -96,7 +110,10 @@ describe("proxyless gRPC through trellis serve", () => {
 
   it("keeps serving the last good config when the YAML becomes invalid, and names the file and field", async () => {
     const callsBefore = backends[0]?.calls ?? 0;
-    writeFileSync(join(dir, "echo.yaml"), serviceEntry([backends[0]?.port ?? 0]).replace("resolution: STATIC", "resolution: STATIK"));
+    writeFileSync(
+      join(dir, "echo.yaml"),
+      serviceEntry([backends[0]?.port ?? 0]).replace("resolution: STATIC", "resolution: STATIK"),
+    );
     const logged = await trellis.waitForLog((l) => typeof l.msg === "string" && l.msg.includes("STATIK"));
     expect(logged.msg).toContain("echo.yaml");
     expect(logged.msg).toContain("spec.resolution");

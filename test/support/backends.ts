@@ -36,18 +36,26 @@ export async function startBackend(name: string): Promise<Backend> {
     },
   });
   backend.port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) =>
+      err ? reject(err) : resolve(port),
+    ),
   );
   return backend;
 }
 
 export const EchoClient = grpc.makeGenericClientConstructor(ECHO_SERVICE, "Echo");
 
-export function echo(client: grpc.Client, text: string, deadlineMs = 5_000): Promise<{ backend: string; text: string }> {
+export function echo(
+  client: grpc.Client,
+  text: string,
+  deadlineMs = 5_000,
+): Promise<{ backend: string; text: string }> {
   return new Promise((resolve, reject) => {
     // biome-ignore lint/suspicious/noExplicitAny: generic client method
-    (client as any).Echo({ text }, { deadline: Date.now() + deadlineMs }, (err: Error | null, res: { backend: string; text: string }) =>
-      err ? reject(err) : resolve(res),
+    (client as any).Echo(
+      { text },
+      { deadline: Date.now() + deadlineMs },
+      (err: Error | null, res: { backend: string; text: string }) => (err ? reject(err) : resolve(res)),
     );
   });
 }

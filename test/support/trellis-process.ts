@@ -27,11 +27,22 @@ export function runTrellis(args: string[]): Promise<{ stdout: string; stderr: st
 export async function startTrellis(configDir: string, extra: string[] = []): Promise<TrellisProcess> {
   const child = spawn(
     process.execPath,
-    [TRELLIS, "serve", "--config", configDir, "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0", ...extra],
+    [
+      TRELLIS,
+      "serve",
+      "--config",
+      configDir,
+      "--xds-address",
+      "127.0.0.1:0",
+      "--admin-address",
+      "127.0.0.1:0",
+      ...extra,
+    ],
     { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
   );
   const logs: Record<string, unknown>[] = [];
-  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] =
+    [];
   let buf = "";
   child.stdout?.on("data", (d: Buffer) => {
     buf += d.toString();
@@ -62,7 +73,10 @@ export async function startTrellis(configDir: string, extra: string[] = []): Pro
     const found = logs.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`log line not seen within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`log line not seen within ${timeoutMs} ms; stderr: ${stderr}`)),
+        timeoutMs,
+      );
       waiters.push({
         pred,
         resolve: (l) => {

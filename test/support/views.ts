@@ -35,11 +35,15 @@ export function listener(name: string, routeName: string) {
     name,
     api_listener: {
       api_listener: {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "@type":
+          "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         stat_prefix: name,
         rds: { route_config_name: routeName, config_source: { ads: {}, resource_api_version: "V3" } },
         http_filters: [
-          { name: "router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } },
+          {
+            name: "router",
+            typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
+          },
         ],
       },
     },
@@ -49,7 +53,9 @@ export function listener(name: string, routeName: string) {
 export function route(name: string, domain: string, clusterName: string) {
   return {
     name,
-    virtual_hosts: [{ name: domain, domains: [domain], routes: [{ match: { prefix: "" }, route: { cluster: clusterName } }] }],
+    virtual_hosts: [
+      { name: domain, domains: [domain], routes: [{ match: { prefix: "" }, route: { cluster: clusterName } }] },
+    ],
   };
 }
 

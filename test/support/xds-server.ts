@@ -5,7 +5,7 @@ import { type Authenticator, acceptAll } from "../../src/xds/auth.js";
 import { XdsMetrics } from "../../src/xds/metrics.js";
 import { XdsServer } from "../../src/xds/server.js";
 import type { ProxyView } from "../../src/xds/stream.js";
-import { type PlainConfig, makeView } from "./views.js";
+import { makeView, type PlainConfig } from "./views.js";
 
 export interface TestServer {
   server: XdsServer;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FileSource, type FileLoadResult } from "./index.js";
+import { type FileLoadResult, FileSource } from "./index.js";
 
 const gateway = (name: string, selector = "ingressgateway") =>
   `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: ${name}}\nspec:\n  selector: {istio: ${selector}}\n`;

@@ -11,13 +11,7 @@
 // the file's objects from the mesh.
 
 import { type FSWatcher, watch } from "node:fs";
-import {
-  combineFileResults,
-  type FileContent,
-  listYamlFiles,
-  parseFileContent,
-  readFiles,
-} from "./load-directory.js";
+import { combineFileResults, type FileContent, listYamlFiles, parseFileContent, readFiles } from "./load-directory.js";
 import type { FileLoadResult } from "./types.js";
 
 export interface FileSourceOptions {
@@ -111,7 +105,9 @@ export class FileSource {
       return;
     }
     this.#track(
-      this.#reload().catch((error: unknown) => this.#onError(error instanceof Error ? error : new Error(String(error)))),
+      this.#reload().catch((error: unknown) =>
+        this.#onError(error instanceof Error ? error : new Error(String(error))),
+      ),
     );
   }
 

@@ -46,7 +46,12 @@ describe("loadDirectory", () => {
     expect(result.diagnostics).toHaveLength(1);
     expect(result.diagnostics[0]).toMatchObject({
       code: FILE_SOURCE_CODES.DUPLICATE,
-      object: { kind: "Gateway", namespace: "default", name: "gw-0", source: { file: "z-link.yaml", documentIndex: 0 } },
+      object: {
+        kind: "Gateway",
+        namespace: "default",
+        name: "gw-0",
+        source: { file: "z-link.yaml", documentIndex: 0 },
+      },
     });
   });
 
@@ -73,7 +78,12 @@ spec:
       {
         code: "TRL1002",
         severity: "error",
-        object: { kind: "ServiceEntry", namespace: "data", name: "external-db", source: { file: "mesh.yaml", documentIndex: 1 } },
+        object: {
+          kind: "ServiceEntry",
+          namespace: "data",
+          name: "external-db",
+          source: { file: "mesh.yaml", documentIndex: 1 },
+        },
         field: "spec.endpoints[0].adress",
         message: 'unknown field "adress" (did you mean "address"?)',
       },
@@ -137,7 +147,12 @@ spec:
       {
         code: "TRL1002",
         severity: "error",
-        object: { kind: "Service", namespace: "default", name: "reviews", source: { file: "k8s.yaml", documentIndex: 0 } },
+        object: {
+          kind: "Service",
+          namespace: "default",
+          name: "reviews",
+          source: { file: "k8s.yaml", documentIndex: 0 },
+        },
         field: "kind",
         message: expect.stringMatching(/^unknown kind "Service"; Trellis serves /),
       },

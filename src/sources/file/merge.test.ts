@@ -14,7 +14,10 @@ function load(files: Record<string, string>): FileLoadResult {
 }
 
 const summary = (result: FileLoadResult) =>
-  result.objects.map((o) => `${o.source.file}:${o.object.metadata.name}:${o.object.kind === "VirtualService" ? o.object.spec.hosts?.[0] : ""}`);
+  result.objects.map(
+    (o) =>
+      `${o.source.file}:${o.object.metadata.name}:${o.object.kind === "VirtualService" ? o.object.spec.hosts?.[0] : ""}`,
+  );
 
 describe("mergeWithLastGood", () => {
   const good = load({
@@ -58,7 +61,10 @@ describe("mergeWithLastGood", () => {
 
   it("does not bring back an old object that another file now defines", () => {
     // two moves to b.yaml while a.yaml breaks: b.yaml's version wins, no duplicate.
-    const next = load({ "a.yaml": "hosts: [unclosed\n", "b.yaml": `${vs("three", "three-v1")}---\n${vs("two", "two-v9")}` });
+    const next = load({
+      "a.yaml": "hosts: [unclosed\n",
+      "b.yaml": `${vs("three", "three-v1")}---\n${vs("two", "two-v9")}`,
+    });
     const merged = mergeWithLastGood(good, next);
     expect(summary(merged)).toEqual(["a.yaml:one:one-v1", "b.yaml:three:three-v1", "b.yaml:two:two-v9"]);
   });

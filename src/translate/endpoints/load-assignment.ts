@@ -15,7 +15,11 @@ function parseLocality(l: string): { region?: string; zone?: string; sub_zone?: 
   return out;
 }
 
-export function loadAssignment(clusterName: string, servicePort: number, endpoints: readonly EndpointModel[]): ClusterLoadAssignment {
+export function loadAssignment(
+  clusterName: string,
+  servicePort: number,
+  endpoints: readonly EndpointModel[],
+): ClusterLoadAssignment {
   const byLocality = new Map<string, EndpointModel[]>();
   for (const e of endpoints) {
     const list = byLocality.get(e.locality);

@@ -4,7 +4,12 @@
 // management translators.)
 import type { RouteConfiguration } from "../../envoy/generated/envoy/config/route/v3/RouteConfiguration.js";
 
-export function apiRouteConfiguration(name: string, host: string, port: number, clusterName: string): RouteConfiguration {
+export function apiRouteConfiguration(
+  name: string,
+  host: string,
+  port: number,
+  clusterName: string,
+): RouteConfiguration {
   return {
     name,
     virtual_hosts: [
