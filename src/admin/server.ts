@@ -2,7 +2,7 @@
 // and debug views of the xDS server's state. It reads state; it writes nothing.
 import Fastify, { type FastifyInstance } from "fastify";
 import type client from "prom-client";
-import { messageType } from "../envoy/protos.js";
+import { toProtoJson } from "../envoy/proto-json.js";
 import { messageNameOf, shortTypeName } from "../envoy/type-urls.js";
 import { type Diagnostic, formatDiagnostic } from "../model/diagnostic.js";
 import type { XdsServer } from "../xds/server.js";
@@ -77,7 +77,7 @@ export function buildAdminServer(opts: {
   return app;
 }
 
+/** Canonical proto3 JSON, with every Any expanded, as Envoy's own /config_dump shows it. */
 function decodeForDump(typeUrl: string, bytes: Uint8Array): unknown {
-  const type = messageType(messageNameOf(typeUrl));
-  return type.toObject(type.decode(bytes), { longs: String, enums: String, bytes: String, json: true });
+  return toProtoJson(messageNameOf(typeUrl), bytes);
 }

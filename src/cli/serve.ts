@@ -1,5 +1,6 @@
 // `trellis serve`: the control plane. Wires sources → model → translate → xds
 // and the admin server; owns process signals and graceful shutdown.
+import { statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import client from "prom-client";
@@ -127,7 +128,13 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   };
 
   const configDir = resolve(opts.config);
-  const source = new FileSource(configDir, { onUpdate: (r) => apply(r, false) });
+  if (!statSync(configDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`--config ${opts.config}: no such directory (expected a directory of mesh YAML files)`);
+  }
+  const source = new FileSource(configDir, {
+    onUpdate: (r) => apply(r, false),
+    onError: (err) => log.error({ err, config: configDir }, "watching the configuration directory failed; serving the last loaded configuration"),
+  });
   apply(await source.start(), true);
 
   const xdsPort = await xds.listen(opts.xdsAddress);

@@ -21,11 +21,20 @@ export class ViewCache {
   private snapshot: MeshSnapshot | undefined;
   private readonly views = new Map<ProxyClass, ProxyView>();
   private readonly translationDiagnostics = new Map<ProxyClass, Diagnostic[]>();
+  /**
+   * Resources by type, name and content version: identical resources produced
+   * for several classes, or again by the next snapshot, share one object and
+   * one set of bytes (and streams compare them by identity first).
+   */
+  private interned = new Map<string, EncodedResource>();
+  private previous = new Map<string, EncodedResource>();
 
   setSnapshot(s: MeshSnapshot): void {
     this.snapshot = s;
     this.views.clear();
     this.translationDiagnostics.clear();
+    this.previous = this.interned;
+    this.interned = new Map();
     // Translate the sidecar view eagerly so diagnostics are known before any proxy connects.
     this.viewFor("sidecar");
   }
@@ -63,7 +72,7 @@ export class ViewCache {
       for (const item of items) {
         const name = nameOf(item as never);
         const enc = encodeResource(typeUrl, name, item);
-        if (enc.ok) m.set(name, enc.value);
+        if (enc.ok) m.set(name, this.intern(enc.value));
         else diagnostics.push({ code: "TRL3900", severity: "error", message: `internal: ${enc.error}` });
       }
       view.set(typeUrl, m);
@@ -75,5 +84,16 @@ export class ViewCache {
     this.views.set(cls, view);
     this.translationDiagnostics.set(cls, diagnostics);
     return view;
+  }
+
+  private intern(r: EncodedResource): EncodedResource {
+    const key = `${r.typeUrl}\u0000${r.name}\u0000${r.version}`;
+    const existing = this.interned.get(key) ?? this.previous.get(key);
+    if (existing) {
+      this.interned.set(key, existing);
+      return existing;
+    }
+    this.interned.set(key, r);
+    return r;
   }
 }
