@@ -3,10 +3,11 @@
 // is scripted exactly. Both SotW and Delta.
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { DeltaClient, node, SotwClient } from "../../test/support/ads-client.js";
+import { DeltaClient, node, SotwClient, type SotwResponse } from "../../test/support/ads-client.js";
 import { cluster, endpoints, listener, route } from "../../test/support/views.js";
 import { startTestServer, type TestServer } from "../../test/support/xds-server.js";
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET } from "../envoy/type-urls.js";
+import { encodeResource } from "./resource.js";
 
 let srv: TestServer | undefined;
 const clients: { close(): void }[] = [];
@@ -27,6 +28,27 @@ function delta(s: TestServer, service?: string, method?: string) {
   return c;
 }
 const names = (r: { resources: { name: string }[] }) => r.resources.map((x) => x.name).sort();
+
+/** The ACK a client subscribed to CDS/LDS by wildcard, RDS ["r"] and EDS ["c"] would send. */
+function ack(r: SotwResponse) {
+  return {
+    type_url: r.type_url,
+    version_info: r.version_info,
+    response_nonce: r.nonce,
+    resource_names: r.type_url === ROUTE ? ["r"] : r.type_url === ENDPOINT ? ["c"] : [],
+  };
+}
+async function ackUntilQuiet(c: SotwClient): Promise<void> {
+  for (;;) {
+    let r: SotwResponse;
+    try {
+      r = await c.next(300);
+    } catch {
+      return;
+    }
+    c.send(ack(r));
+  }
+}
 
 describe("SotW ADS", () => {
   it("answers the first request with the full state, a version and a nonce, and is quiet after the ACK", async () => {
@@ -217,6 +239,202 @@ describe("SotW ADS", () => {
     c.send({ node: node("p1"), type_url: SECRET, resource_names: ["default"] });
     expect(await c.quiet()).toBe(true);
   });
+
+  // Envoy before 1.28 kept each type's last nonce across ADS reconnects (envoy#30155, fixed by
+  // envoy#30206; OSM hit it too, openservicemesh/osm#3252). The nonce is stream-local (xDS spec
+  // "Basic Protocol Overview"): one this stream never issued cannot make a request stale.
+  it("answers a type's first request on a new stream even when it carries a nonce from an earlier stream", async () => {
+    srv = await startTestServer({ clusters: [cluster("a")], listeners: [listener("l", "r")] });
+    const c = sotw(srv);
+    c.send({ node: node("reconnected"), type_url: CLUSTER, version_info: "v-old", response_nonce: "1-7" });
+    const cds = await c.next();
+    expect(names(cds)).toEqual(["a"]);
+    c.send({ type_url: CLUSTER, version_info: cds.version_info, response_nonce: cds.nonce });
+    c.send({ type_url: LISTENER, version_info: "v-old", response_nonce: "1-8" });
+    const lds = await c.next();
+    expect(lds.type_url).toBe(LISTENER);
+    expect(names(lds)).toEqual(["l"]);
+  });
+
+  // SotW "How the client specifies what resources to return": a newly requested resource must be
+  // sent even if unchanged. grpc-js drops its cached copy when the last watcher of a name goes and
+  // re-requests it from scratch; if both requests cross an outstanding response they are stale, but
+  // the drop they carry must still be remembered, or the re-requested name is never sent again
+  // (the client then declares it does-not-exist after 15 s).
+  it("re-sends a resource the client dropped and re-requested in requests that crossed an outstanding response", async () => {
+    srv = await startTestServer({ endpoints: [endpoints("a", [1]), endpoints("b", [2])] });
+    const c = sotw(srv);
+    c.send({ node: node("p1"), type_url: ENDPOINT, resource_names: ["a", "b"] });
+    const r1 = await c.next();
+    c.send({ type_url: ENDPOINT, resource_names: ["a", "b"], version_info: r1.version_info, response_nonce: r1.nonce });
+    expect(await c.quiet()).toBe(true);
+    srv.set({ endpoints: [endpoints("a", [1]), endpoints("b", [3])] });
+    const r2 = await c.next();
+    expect(names(r2)).toEqual(["b"]);
+    // Sent before the client read r2: drop "a", then ask for it again.
+    c.send({ type_url: ENDPOINT, resource_names: ["b"], version_info: r1.version_info, response_nonce: r1.nonce });
+    c.send({ type_url: ENDPOINT, resource_names: ["b", "a"], version_info: r1.version_info, response_nonce: r1.nonce });
+    c.send({ type_url: ENDPOINT, resource_names: ["b", "a"], version_info: r2.version_info, response_nonce: r2.nonce });
+    const r3 = await c.next();
+    expect(names(r3)).toEqual(["a"]);
+  });
+
+  // Envoy re-warms only clusters whose content changed (it skips an identical update), so only
+  // their endpoints need a fresh ClusterLoadAssignment; re-sending every CLA on any CDS change is
+  // the "needless work" the spec warns about ("When to send an update").
+  it("after one cluster changes, re-sends that cluster's endpoints only, not every cluster's", async () => {
+    const cfg = (timeoutA: number) => ({
+      clusters: [cluster("a", timeoutA), cluster("b")],
+      endpoints: [endpoints("a", [1]), endpoints("b", [2])],
+    });
+    srv = await startTestServer(cfg(1));
+    const c = sotw(srv);
+    c.send({ node: node("p1"), type_url: CLUSTER });
+    const cds = await c.next();
+    c.send({ type_url: CLUSTER, version_info: cds.version_info, response_nonce: cds.nonce });
+    c.send({ type_url: ENDPOINT, resource_names: ["a", "b"] });
+    const eds = await c.next();
+    expect(names(eds)).toEqual(["a", "b"]);
+    c.send({
+      type_url: ENDPOINT,
+      resource_names: ["a", "b"],
+      version_info: eds.version_info,
+      response_nonce: eds.nonce,
+    });
+    srv.set(cfg(9));
+    const cds2 = await c.next();
+    expect(cds2.type_url).toBe(CLUSTER);
+    expect(names(cds2)).toEqual(["a", "b"]); // LDS/CDS: always the full state
+    const again = await c.next();
+    expect(again.type_url).toBe(ENDPOINT);
+    expect(names(again)).toEqual(["a"]);
+  });
+
+  it("after a NACKed CDS response, re-sends the endpoints of every cluster in the next one (the client's copy is unknown)", async () => {
+    const cfg = (timeoutA: number, timeoutB = 1) => ({
+      clusters: [cluster("a", timeoutA), cluster("b", timeoutB)],
+      endpoints: [endpoints("a", [1]), endpoints("b", [2])],
+    });
+    srv = await startTestServer(cfg(1));
+    const c = sotw(srv);
+    c.send({ node: node("p1"), type_url: CLUSTER });
+    const cds = await c.next();
+    c.send({ type_url: CLUSTER, version_info: cds.version_info, response_nonce: cds.nonce });
+    c.send({ type_url: ENDPOINT, resource_names: ["a", "b"] });
+    const eds = await c.next();
+    c.send({
+      type_url: ENDPOINT,
+      resource_names: ["a", "b"],
+      version_info: eds.version_info,
+      response_nonce: eds.nonce,
+    });
+    srv.set(cfg(2, 2));
+    const cds2 = await c.next();
+    const eds2 = await c.next();
+    expect(names(eds2)).toEqual(["a", "b"]);
+    c.send({
+      type_url: CLUSTER,
+      version_info: cds.version_info,
+      response_nonce: cds2.nonce,
+      error_detail: { message: "a" },
+    });
+    c.send({
+      type_url: ENDPOINT,
+      resource_names: ["a", "b"],
+      version_info: eds2.version_info,
+      response_nonce: eds2.nonce,
+    });
+    srv.set(cfg(3, 2));
+    expect((await c.next()).type_url).toBe(CLUSTER);
+    expect(names(await c.next())).toEqual(["a", "b"]);
+  });
+
+  // xDS spec "ACK/NACK": "The preferred mechanism for a server to detect a NACK is to look for the
+  // presence of the error_detail field" -- presence, whatever it holds.
+  it("treats any error_detail as a NACK, even an empty one", async () => {
+    srv = await startTestServer({ clusters: [cluster("a")] });
+    const c = sotw(srv);
+    c.send({ node: node("empty-nack"), type_url: CLUSTER });
+    const r = await c.next();
+    c.send({ type_url: CLUSTER, version_info: "", response_nonce: r.nonce, error_detail: {} });
+    expect(await c.quiet(150)).toBe(true);
+    const cds = srv.server.streamStatuses()[0]?.types.find((t) => t.typeUrl === CLUSTER);
+    expect(cds?.state).toBe("NACKED");
+    expect(cds?.ackedVersion).toBe("");
+  });
+
+  it("holds a route to a new cluster back until the endpoints the client requested for it are acknowledged", async () => {
+    srv = await startTestServer({
+      clusters: [cluster("c")],
+      endpoints: [endpoints("c", [1])],
+      listeners: [listener("l", "r")],
+      routes: [route("r", "svc", "c")],
+    });
+    const c = sotw(srv);
+    c.send({ node: node("mbb"), type_url: CLUSTER });
+    c.send({ type_url: ENDPOINT, resource_names: ["c"] });
+    c.send({ type_url: LISTENER });
+    c.send({ type_url: ROUTE, resource_names: ["r"] });
+    await ackUntilQuiet(c);
+    srv.set({
+      clusters: [cluster("c"), cluster("c2")],
+      endpoints: [endpoints("c", [1]), endpoints("c2", [2])],
+      listeners: [listener("l", "r")],
+      routes: [route("r", "svc", "c2")],
+    });
+    const cds = await c.next();
+    expect(names(cds)).toEqual(["c", "c2"]);
+    // As Envoy does: the new cluster's EDS request goes out before the CDS ACK.
+    const edsAck = c.received.filter((r) => r.type_url === ENDPOINT).at(-1) as SotwResponse;
+    c.send({
+      type_url: ENDPOINT,
+      resource_names: ["c", "c2"],
+      version_info: edsAck.version_info,
+      response_nonce: edsAck.nonce,
+    });
+    c.send({ type_url: CLUSTER, version_info: cds.version_info, response_nonce: cds.nonce });
+    const eds = await c.next();
+    expect(eds.type_url).toBe(ENDPOINT);
+    expect(names(eds)).toEqual(["c2"]);
+    expect(await c.quiet(200)).toBe(true); // the route to c2 waits for c2's endpoints
+    c.send({
+      type_url: ENDPOINT,
+      resource_names: ["c", "c2"],
+      version_info: eds.version_info,
+      response_nonce: eds.nonce,
+    });
+    const rds = await c.next();
+    expect(rds.type_url).toBe(ROUTE);
+  });
+
+  // Listeners and routes wait while cluster/endpoint responses are unacknowledged (make before
+  // break). That wait must end: endpoints that change again before every EDS ACK (routine under
+  // pod churn) must not hold a route change back forever.
+  it("does not starve routes while endpoints keep changing before every EDS acknowledgement", async () => {
+    const cfg = (port: number, domain: string) => ({
+      clusters: [cluster("c")],
+      endpoints: [endpoints("c", [port])],
+      listeners: [listener("l", "r")],
+      routes: [route("r", domain, "c")],
+    });
+    srv = await startTestServer(cfg(1, "svc"));
+    const c = sotw(srv);
+    c.send({ node: node("churn"), type_url: CLUSTER });
+    c.send({ type_url: ENDPOINT, resource_names: ["c"] });
+    c.send({ type_url: LISTENER });
+    c.send({ type_url: ROUTE, resource_names: ["r"] });
+    await ackUntilQuiet(c);
+    srv.set(cfg(2, "svc2"));
+    let rds: SotwResponse | undefined;
+    for (let i = 0; i < 8 && !rds; i++) {
+      const r = await c.next();
+      if (r.type_url === ROUTE) rds = r;
+      // A new endpoint change lands before the client's ACK every time.
+      else if (r.type_url === ENDPOINT) srv.set(cfg(10 + i, "svc2"));
+      c.send(ack(r));
+    }
+    expect(rds?.resources[0]?.value.virtual_hosts[0].domains).toEqual(["svc2"]);
+  });
 });
 
 describe("Delta ADS", () => {
@@ -294,6 +512,64 @@ describe("Delta ADS", () => {
     expect(names(r2)).toEqual(["b"]);
   });
 
+  // A reconnecting client lists what it holds in initial_resource_versions; whatever of that the
+  // server no longer has must be reported in removed_resources (xDS spec "Deleting Resources"),
+  // or the client keeps serving a deleted cluster/listener for the life of the stream.
+  it("tells a reconnecting wildcard client that resources it still holds were deleted meanwhile", async () => {
+    srv = await startTestServer({ clusters: [cluster("a"), cluster("b")] });
+    const c1 = delta(srv);
+    c1.send({ node: node("d1"), type_url: CLUSTER });
+    const r1 = await c1.next();
+    const versions = Object.fromEntries(r1.resources.map((x) => [x.name, x.version]));
+    c1.close();
+    srv.set({ clusters: [cluster("a")] });
+    const c2 = delta(srv);
+    c2.send({ node: node("d1"), type_url: CLUSTER, initial_resource_versions: versions });
+    const r2 = await c2.next();
+    expect(r2.resources).toEqual([]);
+    expect(r2.removed_resources).toEqual(["b"]);
+  });
+
+  it("on reconnect re-sends a held resource whose version differs and removes a held one that is gone", async () => {
+    srv = await startTestServer({ endpoints: [endpoints("a", [1]), endpoints("b", [2])] });
+    const c1 = delta(srv);
+    c1.send({ node: node("d2"), type_url: ENDPOINT, resource_names_subscribe: ["a", "b"] });
+    const r1 = await c1.next();
+    const versions = Object.fromEntries(r1.resources.map((x) => [x.name, x.version]));
+    c1.close();
+    srv.set({ endpoints: [endpoints("a", [5])] });
+    const c2 = delta(srv);
+    c2.send({
+      node: node("d2"),
+      type_url: ENDPOINT,
+      resource_names_subscribe: ["a", "b"],
+      initial_resource_versions: versions,
+    });
+    const r2 = await c2.next();
+    expect(names(r2)).toEqual(["a"]);
+    expect(r2.removed_resources).toEqual(["b"]);
+  });
+
+  it("remembers what a reconnecting client holds even when it connects before any configuration is loaded", async () => {
+    srv = await startTestServer(undefined);
+    const held = (name: string, timeout = 1) => {
+      const r = encodeResource(CLUSTER, name, cluster(name, timeout));
+      if (!r.ok) throw new Error(r.error);
+      return r.value.version;
+    };
+    const c = delta(srv);
+    c.send({
+      node: node("early"),
+      type_url: CLUSTER,
+      initial_resource_versions: { a: held("a"), b: held("b"), c: held("c") },
+    });
+    expect(await c.quiet(150)).toBe(true);
+    srv.set({ clusters: [cluster("a"), cluster("c", 4)] });
+    const r = await c.next();
+    expect(names(r)).toEqual(["c"]);
+    expect(r.removed_resources).toEqual(["b"]);
+  });
+
   it("honours subscription changes even when the nonce is stale", async () => {
     srv = await startTestServer({ endpoints: [endpoints("a", [1]), endpoints("b", [2])] });
     const c = delta(srv);
@@ -326,6 +602,32 @@ describe("Delta ADS", () => {
     const st = srv.server.streamStatuses()[0];
     expect(st?.kind).toBe("Delta");
     expect(st?.types[0]?.lastNack?.message).toBe("rejected a");
+  });
+});
+
+describe("node identification", () => {
+  // Envoy identifies itself with user_agent_name "envoy" and a structured
+  // user_agent_build_version (envoy.config.core.v3.BuildVersion), not the string
+  // user_agent_version that gRPC clients set.
+  it("reads Envoy's structured build version as a version string", async () => {
+    srv = await startTestServer({ clusters: [cluster("a")] });
+    const c = sotw(srv);
+    c.send({
+      node: node("envoy-1", {
+        user_agent_name: "envoy",
+        user_agent_build_version: { version: { major_number: 1, minor_number: 31, patch: 0 } },
+        client_features: ["envoy.lb.does_not_support_overprovisioning"],
+        // protobufjs's bundled struct.proto spells Value's fields in camelCase.
+        metadata: { fields: { ISTIO_VERSION: { stringValue: "1.22.0" } } },
+      }),
+      type_url: CLUSTER,
+    });
+    await c.next();
+    const n = srv.server.streamsOf("envoy-1")[0]?.node;
+    expect(n?.userAgentName).toBe("envoy");
+    expect(n?.userAgentVersion).toBe("1.31.0");
+    expect(n?.clientFeatures).toEqual(["envoy.lb.does_not_support_overprovisioning"]);
+    expect(n?.metadata).toEqual({ ISTIO_VERSION: "1.22.0" });
   });
 });
 
@@ -385,6 +687,36 @@ describe("authentication", () => {
       expect(c.status?.code).toBe(grpc.status.PERMISSION_DENIED);
     }
     expect(seen).toEqual(rpcs.map(([s, m]) => `/${s}/${m}`));
+  });
+
+  // Authentication (a TokenReview round trip) can take a while; until it completes the peer is
+  // unauthenticated and must not be able to make the server buffer an unbounded number of requests.
+  it("stops reading a stream's requests while its authentication is pending", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    srv = await startTestServer({ clusters: [cluster("a")] }, async () => {
+      await gate;
+      return { ok: true, identity: { kind: "anonymous" } };
+    });
+    const c = sotw(srv);
+    c.send({ node: node("flood"), type_url: CLUSTER });
+    const many = Array.from({ length: 2000 }, (_, i) => `eds-${i}-${"x".repeat(40)}`); // ~100 KB a request
+    for (let i = 0; i < 300; i++) c.send({ type_url: ENDPOINT, resource_names: many });
+    // Unchecked, the server drains all ~30 MB into its heap in well under a second.
+    await new Promise((r) => setTimeout(r, 2_000));
+    // HTTP/2 flow control pushes back, so the requests wait on the client's side, not in the server.
+    expect(c.pendingWrites).toBeGreaterThan(0);
+    release();
+    expect(names(await c.next())).toEqual(["a"]);
+    // Every request is still processed, in order, once the stream is authenticated.
+    await expect.poll(() => c.pendingWrites, { timeout: 10_000 }).toBe(0);
+    await expect
+      .poll(() => srv?.server.streamStatuses()[0]?.types.find((t) => t.typeUrl === ENDPOINT)?.requests, {
+        timeout: 10_000,
+      })
+      .toBe(300);
   });
 
   it("refuses a stream whose first request has no node id", async () => {

@@ -62,7 +62,19 @@ export function proxyNodeFromRequest(node: any): ProxyNode | undefined {
     metadata: structToJson(node.metadata),
     locality: node.locality ?? {},
     userAgentName: node.user_agent_name ?? "",
-    userAgentVersion: node.user_agent_version ?? node.user_agent_build_version?.version ?? "",
+    userAgentVersion: node.user_agent_version ?? buildVersion(node.user_agent_build_version) ?? "",
     clientFeatures: node.client_features ?? [],
   };
+}
+
+/**
+ * Envoy sends `user_agent_build_version` (envoy.config.core.v3.BuildVersion),
+ * whose `version` is a SemanticVersion message, not a string; gRPC clients send
+ * the string `user_agent_version` instead. Zero fields may be absent on the wire.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: decoded proto-loader object
+function buildVersion(bv: any): string | undefined {
+  const v = bv?.version;
+  if (!v || typeof v !== "object") return undefined;
+  return `${Number(v.major_number ?? 0)}.${Number(v.minor_number ?? 0)}.${Number(v.patch ?? 0)}`;
 }

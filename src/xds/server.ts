@@ -263,6 +263,13 @@ export class XdsServer {
       if (phase === "ready") return dispatch(req);
       queued.push(req);
       if (phase === "authenticating") return;
+      // Until the peer is authenticated, read nothing more: a paused call stops
+      // pulling messages off the transport and HTTP/2 flow control pushes back on
+      // the sender. Otherwise an unauthenticated peer could make the server
+      // buffer requests without bound for as long as authentication takes (a
+      // TokenReview round trip). At most a few already-decoded messages land in
+      // `queued` before the pause takes effect.
+      call.pause();
       // biome-ignore lint/suspicious/noExplicitAny: decoded proto-loader request
       const node = proxyNodeFromRequest((req as any).node);
       if (!node) return fail(grpc.status.INVALID_ARGUMENT, "the first request on an xDS stream must carry node.id");
@@ -291,6 +298,7 @@ export class XdsServer {
             log.info({ proxy: node.id, rpc, peer: call.getPeer(), identity: res.identity }, "xds stream connected");
             this.refresh(conn, this.lastChangeAt);
             for (const q of queued.splice(0)) if (phase === "ready") dispatch(q);
+            if (phase === "ready") call.resume();
           },
           (err) => {
             log.error({ err, proxy: node.id }, "authentication failed with an internal error");

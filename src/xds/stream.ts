@@ -12,6 +12,9 @@
 //   written until 'drain'; then the latest state is computed afresh.
 // - Within one pass, types go out in make-before-break order (PUSH_ORDER:
 //   CDS before EDS before LDS before RDS).
+// - Listeners and routes are built only from a view whose clusters and
+//   endpoints the client has acknowledged (see `advanceRouteView`), so they
+//   never overtake the clusters they name, yet keep moving while endpoints churn.
 import { CLUSTER, ENDPOINT, isFullStateType, LISTENER, PUSH_ORDER, ROUTE } from "../envoy/type-urls.js";
 import type { ProxyNode } from "./proxy.js";
 import { type EncodedResource, encodeDeltaResponse, encodeSotwResponse, setVersion } from "./resource.js";
@@ -54,6 +57,8 @@ class TypeState {
   /** Delta: names to report in removed_resources on the next response. */
   readonly forceRemoved = new Set<string>();
   pendingNonce: string | undefined;
+  /** The view the outstanding response was built from. */
+  pendingView: ProxyView | undefined;
   pendingSince = 0;
   /** Change timestamp of the view the outstanding response was built from (for convergence). */
   pendingChangeAt: number | undefined;
@@ -80,6 +85,10 @@ export class XdsStream {
   private readonly types = new Map<string, TypeState>();
   private view: ProxyView | undefined;
   private viewChangeAt: number | undefined;
+  /** Newest view whose clusters and endpoints the client has acknowledged: listeners and routes are built from it. */
+  private routeView: { view: ProxyView; changeAt: number | undefined } | undefined;
+  /** A view whose clusters and endpoints are in flight, and the responses that carry them. */
+  private routeBarrier: { view: ProxyView; changeAt: number | undefined; waits: [TypeState, string][] } | undefined;
   private blocked = false;
   private nonceCounter = 0;
   closed = false;
@@ -111,20 +120,42 @@ export class XdsStream {
     const ts = this.typeState(typeUrl);
     ts.requests++;
     const nonce: string = req.response_nonce ?? "";
+    const names = (req.resource_names ?? []) as string[];
     if (ts.pendingNonce !== undefined) {
       if (nonce !== ts.pendingNonce) {
         // Stale: a response is outstanding and this request answers an older one.
         // The client will send its full subscription again with the ACK/NACK.
         this.host.onStale(this, typeUrl, nonce);
+        this.forgetDropped(ts, names);
         return;
       }
       this.settle(ts, req.version_info ?? "", req.error_detail);
-    } else if (nonce !== "" && nonce !== ts.lastNonce) {
+    } else if (ts.responded && nonce !== "" && nonce !== ts.lastNonce) {
+      // Only a nonce this stream issued for this type can make a request stale:
+      // nonces do not survive a stream (xDS spec, "Basic Protocol Overview"), yet
+      // Envoy before 1.28 sent each type's first request on a new stream with the
+      // previous stream's nonce (envoy#30155, fixed by envoy#30206). Ignoring that
+      // request would leave the proxy without configuration after every reconnect.
       this.host.onStale(this, typeUrl, nonce);
       return;
     }
-    this.applySotwNames(ts, (req.resource_names ?? []) as string[]);
+    this.applySotwNames(ts, names);
     this.pump();
+  }
+
+  /**
+   * A stale SotW request is not answered and does not change the subscription
+   * (the ACK that follows carries the full set), but a name it drops has been
+   * dropped by the client, which may also have dropped its copy (grpc-js forgets
+   * a resource when its last watcher goes). Forget that it was sent, so that if
+   * the ACK names it again it is re-sent: "the server must resend any newly
+   * requested resources" (xDS spec, "How the client specifies what resources to
+   * return"). LDS/CDS need nothing here: every response carries the full state.
+   */
+  private forgetDropped(ts: TypeState, names: readonly string[]): void {
+    if (isFullStateType(ts.typeUrl)) return;
+    const still = new Set(names);
+    for (const n of ts.names) if (!still.has(n)) ts.sent.delete(n);
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: decoded DeltaDiscoveryRequest
@@ -137,10 +168,14 @@ export class XdsStream {
     // Delta: subscription changes are honoured even with a stale nonce (xDS
     // protocol, "Incremental xDS": the nonce must not be used to reject them).
     if (first) {
+      // What a reconnecting client already holds. Every entry is remembered, not
+      // only those we can match now: one whose version differs is re-sent, and one
+      // we no longer have (or never had) goes out in removed_resources, or the
+      // client would keep a deleted resource for the life of the stream (xDS
+      // spec, "Incremental xDS" reconnect and "Deleting Resources").
       for (const [name, version] of Object.entries((req.initial_resource_versions ?? {}) as Record<string, string>)) {
         const known = this.view?.get(typeUrl)?.get(name);
-        // Only a version we can prove equal lets us skip a resend.
-        if (known && known.version === version) ts.sent.set(name, known);
+        ts.sent.set(name, known && known.version === version ? known : heldByClient(typeUrl, name, String(version)));
       }
       if (subscribe.length === 0 && unsubscribe.length === 0 && isFullStateType(typeUrl)) ts.wildcard = true;
     }
@@ -196,14 +231,15 @@ export class XdsStream {
   private settle(ts: TypeState, versionInfo: string, errorDetail: any): void {
     const nonce = ts.pendingNonce ?? "";
     ts.pendingNonce = undefined;
-    // NACK is the presence of error_detail, never a version comparison (xDS spec, "ACK/NACK").
-    if (errorDetail && (errorDetail.message || errorDetail.code)) {
+    // NACK is the presence of error_detail, never a version comparison (xDS spec,
+    // "ACK/NACK"): presence, even of an empty google.rpc.Status.
+    if (errorDetail !== undefined && errorDetail !== null) {
       const nack: NackRecord = {
         nonce,
         versionInfo,
         message: String(errorDetail.message ?? ""),
         code: Number(errorDetail.code ?? 0),
-        resourceNames: [...ts.sent.entries()].filter(([, r]) => r !== ABSENT).map(([n]) => n),
+        resourceNames: [...iterSent(ts)].map((r) => r.name),
         at: new Date().toISOString(),
       };
       ts.lastNack = nack;
@@ -223,22 +259,63 @@ export class XdsStream {
   /** Writes whatever is due, type by type in push order, unless the transport is full. */
   pump(): void {
     if (this.closed || !this.view || !this.node) return;
-    // Listeners and routes wait while clusters or endpoints are unacknowledged,
-    // so a route never reaches the proxy before the cluster it names (routes are
-    // not warmed; xDS spec "eventual consistency considerations"; Consul gates
-    // the same way).
-    let clustersInFlight = false;
+    const view = this.view;
+    let routesFrom: typeof this.routeView | null = null;
     for (const typeUrl of PUSH_ORDER) {
       if (this.blocked) return;
       const ts = this.types.get(typeUrl);
       if (!ts) continue;
-      if ((typeUrl === LISTENER || typeUrl === ROUTE) && clustersInFlight) continue;
-      if (ts.pendingNonce === undefined) {
-        if (this.kind === "SotW") this.sendSotw(ts);
-        else this.sendDelta(ts);
+      if (typeUrl === LISTENER || typeUrl === ROUTE) {
+        // Clusters and endpoints have been dealt with in this pass (sent, or up
+        // to date, or still awaiting their ACK): decide once which view the
+        // listeners and routes may be built from.
+        if (routesFrom === null) routesFrom = this.advanceRouteView(view);
+        if (!routesFrom) continue;
+        if (ts.pendingNonce === undefined) this.send(ts, routesFrom.view, routesFrom.changeAt);
+        continue;
       }
-      if ((typeUrl === CLUSTER || typeUrl === ENDPOINT) && ts.pendingNonce !== undefined) clustersInFlight = true;
+      if (ts.pendingNonce === undefined) this.send(ts, view, this.viewChangeAt);
     }
+  }
+
+  private send(ts: TypeState, view: ProxyView, changeAt: number | undefined): void {
+    if (this.kind === "SotW") this.sendSotw(ts, view, changeAt);
+    else this.sendDelta(ts, view, changeAt);
+  }
+
+  /**
+   * Listeners and routes wait for the clusters and endpoints they may name to be
+   * acknowledged, so a route never reaches the proxy before its cluster (routes
+   * are not warmed; xDS spec "Eventual consistency considerations"; Consul gates
+   * the same way). Waiting for "nothing in flight" would starve them, though:
+   * under endpoint churn a new EDS response goes out with every EDS ACK. So the
+   * wait is for specific responses: once every cluster/endpoint response built
+   * from view V is acknowledged, listeners and routes may be built from V, even
+   * if newer endpoints are already on their way.
+   */
+  private advanceRouteView(view: ProxyView): typeof this.routeView {
+    const inFlight: TypeState[] = [];
+    for (const t of [CLUSTER, ENDPOINT]) {
+      const ts = this.types.get(t);
+      if (ts?.pendingNonce !== undefined) inFlight.push(ts as TypeState);
+    }
+    const barrier = this.routeBarrier;
+    if (barrier?.waits.every(([ts, nonce]) => ts.pendingNonce !== nonce)) {
+      this.routeView = { view: barrier.view, changeAt: barrier.changeAt };
+      this.routeBarrier = undefined;
+    }
+    if (inFlight.length === 0) {
+      // Clusters and endpoints were just found up to date with this view.
+      this.routeView = { view, changeAt: this.viewChangeAt };
+      this.routeBarrier = undefined;
+    } else if (!this.routeBarrier && inFlight.every((ts) => ts.pendingView === view)) {
+      this.routeBarrier = {
+        view,
+        changeAt: this.viewChangeAt,
+        waits: inFlight.map((ts) => [ts, ts.pendingNonce as string]),
+      };
+    }
+    return this.routeView;
   }
 
   /** Called by the server when the transport drains after a full write buffer. */
@@ -247,13 +324,10 @@ export class XdsStream {
     this.pump();
   }
 
-  private available(typeUrl: string): ReadonlyMap<string, EncodedResource> {
-    return this.view?.get(typeUrl) ?? EMPTY;
-  }
-
-  private sendSotw(ts: TypeState): void {
-    const available = this.available(ts.typeUrl);
+  private sendSotw(ts: TypeState, view: ProxyView, changeAt: number | undefined): void {
+    const available = view.get(ts.typeUrl) ?? EMPTY;
     let out: EncodedResource[];
+    let changed: EncodedResource[];
     if (isFullStateType(ts.typeUrl)) {
       // LDS/CDS: every response carries the full set; omission is deletion.
       const desired: EncodedResource[] = [];
@@ -268,6 +342,10 @@ export class XdsStream {
         desired.length === ts.sent.size &&
         desired.every((r) => ts.sent.get(r.name)?.version === r.version);
       if (unchanged) return;
+      // What the client will see as new or changed. After a NACK we cannot tell
+      // what it kept (it may have accepted part of the rejected response), so
+      // then everything counts as changed.
+      changed = ts.lastNack ? desired : desired.filter((r) => ts.sent.get(r.name)?.version !== r.version);
       ts.sent.clear();
       for (const r of desired) ts.sent.set(r.name, r);
       out = desired;
@@ -280,9 +358,10 @@ export class XdsStream {
       }
       if (out.length === 0) return;
       for (const r of out) ts.sent.set(r.name, r);
+      changed = out;
     }
     const version = setVersion(iterSent(ts));
-    this.afterSend(ts, out);
+    this.afterSend(ts, changed);
     const nonce = this.nextNonce();
     const buf = encodeSotwResponse({
       versionInfo: version,
@@ -291,21 +370,21 @@ export class XdsStream {
       resources: out,
       controlPlane: this.host.controlPlaneId,
     });
-    this.commit(ts, nonce, version, buf, out.length);
+    this.commit(ts, nonce, version, buf, out.length, view, changeAt);
   }
 
-  private sendDelta(ts: TypeState): void {
-    const available = this.available(ts.typeUrl);
+  private sendDelta(ts: TypeState, view: ProxyView, changeAt: number | undefined): void {
+    const available = view.get(ts.typeUrl) ?? EMPTY;
     const out: EncodedResource[] = [];
     const removed: string[] = [...ts.forceRemoved];
     ts.forceRemoved.clear();
     if (ts.wildcard) {
-      for (const r of available.values()) if (ts.sent.get(r.name)?.version !== r.version) out.push(r);
+      for (const r of available.values()) if (!clientHas(ts, r)) out.push(r);
     }
     for (const n of ts.names) {
       const r = available.get(n);
       if (r) {
-        if (!ts.wildcard && ts.sent.get(n)?.version !== r.version) out.push(r);
+        if (!ts.wildcard && !clientHas(ts, r)) out.push(r);
       } else if (ts.sent.get(n) !== ABSENT) {
         // Subscribed but does not exist: Delta says so with removed_resources.
         removed.push(n);
@@ -334,26 +413,43 @@ export class XdsStream {
       removed: [...new Set(removed)],
       controlPlane: this.host.controlPlaneId,
     });
-    this.commit(ts, nonce, version, buf, out.length);
+    this.commit(ts, nonce, version, buf, out.length, view, changeAt);
   }
 
   /**
-   * Envoy re-warms a cluster on every CDS update and finishes warming only on a
-   * fresh ClusterLoadAssignment, even an unchanged one (envoy#13009). So an
-   * updated cluster invalidates what we recorded as sent for its EDS resource
-   * (Trellis names a cluster's EDS resource after the cluster).
+   * Envoy re-warms a cluster on every CDS update that changes it and finishes
+   * warming only on a fresh ClusterLoadAssignment, even an unchanged one
+   * (envoy#13009). So a changed cluster invalidates what we recorded as sent for
+   * its EDS resource (Trellis names a cluster's EDS resource after the cluster).
+   * Clusters the update leaves as they were are not re-warmed (Envoy skips an
+   * identical cluster), so their endpoints are not re-sent: that would be the
+   * "needless work" of xDS spec "When to send an update", fleet-wide.
    */
-  private afterSend(ts: TypeState, out: readonly EncodedResource[]): void {
+  private afterSend(ts: TypeState, changed: readonly EncodedResource[]): void {
     if (ts.typeUrl !== CLUSTER) return;
     const eds = this.types.get(ENDPOINT);
     if (!eds) return;
-    for (const r of out) if (eds.sent.get(r.name)) eds.sent.delete(r.name);
+    for (const r of changed) if (eds.sent.get(r.name)) eds.sent.delete(r.name);
   }
 
-  private commit(ts: TypeState, nonce: string, version: string, buf: Buffer, count: number): void {
+  private commit(
+    ts: TypeState,
+    nonce: string,
+    version: string,
+    buf: Buffer,
+    count: number,
+    view: ProxyView,
+    changeAt: number | undefined,
+  ): void {
     ts.pendingNonce = nonce;
+    ts.pendingView = view;
+    // More clusters or endpoints of the view the routes are waiting for (say the
+    // EDS a client requests for a cluster that view added): the routes wait for
+    // them too. Only responses of that very view join, so the wait still ends.
+    const barrier = this.routeBarrier;
+    if (barrier?.view === view && (ts.typeUrl === CLUSTER || ts.typeUrl === ENDPOINT)) barrier.waits.push([ts, nonce]);
     ts.pendingSince = Date.now();
-    ts.pendingChangeAt = this.viewChangeAt;
+    ts.pendingChangeAt = changeAt;
     ts.lastNonce = nonce;
     ts.sentVersion = version;
     ts.responded = true;
@@ -444,6 +540,27 @@ export interface StreamStatus {
 
 const EMPTY: ReadonlyMap<string, EncodedResource> = new Map();
 
+/** What we sent on this stream (not what the client only told us it holds). */
 function* iterSent(ts: TypeState): Iterable<EncodedResource> {
-  for (const r of ts.sent.values()) if (r !== ABSENT) yield r;
+  for (const r of ts.sent.values()) if (r !== ABSENT && !HELD.has(r)) yield r;
+}
+
+/**
+ * Delta: a resource the client listed in initial_resource_versions that we have
+ * not sent on this stream. Only its name and version are known.
+ */
+const HELD = new WeakSet<EncodedResource>();
+const NO_BYTES = new Uint8Array(0);
+function heldByClient(typeUrl: string, name: string, version: string): EncodedResource {
+  const r: EncodedResource = { typeUrl, name, version, bytes: NO_BYTES, source: undefined };
+  HELD.add(r);
+  return r;
+}
+
+/** Whether the client already has `r` at its current version (adopting it as sent if it said so on reconnect). */
+function clientHas(ts: TypeState, r: EncodedResource): boolean {
+  const have = ts.sent.get(r.name);
+  if (!have || have.version !== r.version) return false;
+  if (HELD.has(have)) ts.sent.set(r.name, r);
+  return true;
 }

@@ -145,6 +145,11 @@ abstract class BaseClient<Res> {
   }
   unread: Res | undefined;
 
+  /** Requests written but not yet accepted by the transport (non-zero while the server pushes back). */
+  get pendingWrites(): number {
+    return this.call.writableLength;
+  }
+
   /** Stops reading from the transport (HTTP/2 flow control then pushes back on the server). */
   pause(): void {
     this.call.pause();

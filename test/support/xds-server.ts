@@ -16,8 +16,12 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(cfg: PlainConfig, authenticate: Authenticator = acceptAll): Promise<TestServer> {
-  let view: ProxyView = makeView(cfg);
+/** `cfg` undefined: the server starts with no configuration loaded (the generator returns undefined). */
+export async function startTestServer(
+  cfg: PlainConfig | undefined,
+  authenticate: Authenticator = acceptAll,
+): Promise<TestServer> {
+  let view: ProxyView | undefined = cfg ? makeView(cfg) : undefined;
   const registry = new client.Registry();
   const server = new XdsServer({
     authenticate,
