@@ -1,7 +1,7 @@
 // The dependency rules of DESIGN.md, enforced: `translate` never imports `xds`,
 // `xds` never imports `translate`, `config` or `sources`, `sources` never import
 // `translate` or `xds`, `model` knows nothing of Envoy, nothing imports `cli`.
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO } from "./support/trellis-process.js";

@@ -45,7 +45,15 @@ describe("trellis bootstrap", () => {
 
 describe("trellis serve", () => {
   it("refuses a configuration directory that does not exist, naming it", async () => {
-    const r = await runTrellis(["serve", "--config", "/nonexistent/mesh", "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0"]);
+    const r = await runTrellis([
+      "serve",
+      "--config",
+      "/nonexistent/mesh",
+      "--xds-address",
+      "127.0.0.1:0",
+      "--admin-address",
+      "127.0.0.1:0",
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("--config /nonexistent/mesh: no such directory");
   });

@@ -22,7 +22,18 @@ describe("admin server", () => {
     state: {
       ready: () => ready,
       diagnostics: () => [
-        { code: "TRL1002", severity: "error", object: { kind: "ServiceEntry", namespace: "default", name: "x", source: { file: "a.yaml", documentIndex: 1 } }, field: "spec.hosts", message: "missing required field \"hosts\"" },
+        {
+          code: "TRL1002",
+          severity: "error",
+          object: {
+            kind: "ServiceEntry",
+            namespace: "default",
+            name: "x",
+            source: { file: "a.yaml", documentIndex: 1 },
+          },
+          field: "spec.hosts",
+          message: 'missing required field "hosts"',
+        },
       ],
       configInfo: () => ({ snapshotVersion: 3 }),
     },

@@ -133,7 +133,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   }
   const source = new FileSource(configDir, {
     onUpdate: (r) => apply(r, false),
-    onError: (err) => log.error({ err, config: configDir }, "watching the configuration directory failed; serving the last loaded configuration"),
+    onError: (err) =>
+      log.error(
+        { err, config: configDir },
+        "watching the configuration directory failed; serving the last loaded configuration",
+      ),
   });
   apply(await source.start(), true);
 

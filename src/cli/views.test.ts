@@ -3,7 +3,7 @@ import { CLUSTER, LISTENER } from "../envoy/type-urls.js";
 import { buildSnapshot } from "../model/snapshot.js";
 import { parseYamlFile } from "../sources/file/parse-file.js";
 import type { ProxyNode } from "../xds/proxy.js";
-import { ViewCache, proxyClassOf } from "./views.js";
+import { proxyClassOf, ViewCache } from "./views.js";
 
 const mesh = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -16,7 +16,16 @@ spec:
 `;
 
 function node(id: string, extra: Partial<ProxyNode> = {}): ProxyNode {
-  return { id, cluster: "", metadata: {}, locality: {}, userAgentName: "envoy", userAgentVersion: "", clientFeatures: [], ...extra };
+  return {
+    id,
+    cluster: "",
+    metadata: {},
+    locality: {},
+    userAgentName: "envoy",
+    userAgentVersion: "",
+    clientFeatures: [],
+    ...extra,
+  };
 }
 
 describe("ViewCache", () => {

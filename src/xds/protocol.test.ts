@@ -3,7 +3,7 @@
 // is scripted exactly. Both SotW and Delta.
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { DeltaClient, node, SotwClient, type SotwResponse } from "../../test/support/ads-client.js";
+import { DeltaClient, node, rawClient, SotwClient, type SotwResponse } from "../../test/support/ads-client.js";
 import { cluster, endpoints, listener, route } from "../../test/support/views.js";
 import { startTestServer, type TestServer } from "../../test/support/xds-server.js";
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET } from "../envoy/type-urls.js";
@@ -156,8 +156,9 @@ describe("SotW ADS", () => {
     let r = await c.next();
     expect(names(r)).toEqual(["l1"]);
     c.send({ type_url: LISTENER, resource_names: [], version_info: r.version_info, response_nonce: r.nonce });
-    r = await c.next();
-    expect(names(r)).toEqual([]); // unsubscribed from everything, not wildcard
+    // Unsubscribed from everything, not wildcard: nothing more to tell the client.
+    expect(await c.quiet()).toBe(true);
+    expect(srv.server.streamStatuses()[0]?.types.find((t) => t.typeUrl === LISTENER)?.wildcard).toBe(false);
     c.send({ type_url: LISTENER, resource_names: ["*"], version_info: r.version_info, response_nonce: r.nonce });
     r = await c.next();
     expect(names(r)).toEqual(["l1", "l2"]);
@@ -717,6 +718,42 @@ describe("authentication", () => {
         timeout: 10_000,
       })
       .toBe(300);
+  });
+
+  it("refuses a stream whose authentication does not finish in time", async () => {
+    srv = await startTestServer({ clusters: [cluster("a")] }, () => new Promise(() => {}), { authTimeoutMs: 200 });
+    const c = sotw(srv);
+    c.send({ node: node("hung"), type_url: CLUSTER });
+    await expect(c.next()).rejects.toThrow(/authentication did not finish/);
+    expect(c.status?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(srv.server.connectionCount).toBe(0);
+  });
+
+  it("authenticates unary Fetch requests too, and answers them with the current state", async () => {
+    const seen: string[] = [];
+    srv = await startTestServer({ clusters: [cluster("a"), cluster("b")] }, async (req) => {
+      seen.push(req.method);
+      return req.node.id === "allowed"
+        ? { ok: true, identity: { kind: "anonymous" } }
+        : { ok: false, code: grpc.status.PERMISSION_DENIED, message: "not you" };
+    });
+    const fetchClusters = (id: string) =>
+      new Promise<{ err: grpc.ServiceError | null; res: { resources?: unknown[] } }>((resolve) => {
+        const client = rawClient((srv as TestServer).address, "envoy.service.cluster.v3.ClusterDiscoveryService");
+        client.FetchClusters({ node: node(id) }, (err: grpc.ServiceError | null, res: { resources?: unknown[] }) => {
+          client.close();
+          resolve({ err, res });
+        });
+      });
+    const denied = await fetchClusters("intruder");
+    expect(denied.err?.code).toBe(grpc.status.PERMISSION_DENIED);
+    const ok = await fetchClusters("allowed");
+    expect(ok.err).toBe(null);
+    expect(ok.res.resources).toHaveLength(2);
+    expect(seen).toEqual([
+      "/envoy.service.cluster.v3.ClusterDiscoveryService/FetchClusters",
+      "/envoy.service.cluster.v3.ClusterDiscoveryService/FetchClusters",
+    ]);
   });
 
   it("refuses a stream whose first request has no node id", async () => {

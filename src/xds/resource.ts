@@ -119,7 +119,7 @@ export function encodeSotwResponse(res: SotwResponse): Buffer {
   w.uint32(0x22).string(res.typeUrl);
   w.uint32(0x2a).string(res.nonce);
   if (res.controlPlane) w.uint32(0x32).fork().uint32(0x0a).string(res.controlPlane).ldelim();
-  return Buffer.from(w.finish());
+  return asBuffer(w.finish());
 }
 
 export interface DeltaResponse {
@@ -140,5 +140,10 @@ export function encodeDeltaResponse(res: DeltaResponse): Buffer {
   w.uint32(0x2a).string(res.nonce);
   for (const name of res.removed) w.uint32(0x32).string(name);
   if (res.controlPlane) w.uint32(0x3a).fork().uint32(0x0a).string(res.controlPlane).ldelim();
-  return Buffer.from(w.finish());
+  return asBuffer(w.finish());
+}
+
+/** A Buffer view of the writer's bytes, without copying them again. */
+function asBuffer(u8: Uint8Array): Buffer {
+  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 }

@@ -15,7 +15,7 @@ import {
   shortTypeName,
   XDS_TYPES,
 } from "../envoy/type-urls.js";
-import type { Authenticator, AuthResult } from "./auth.js";
+import type { Authenticator, AuthRequest, AuthResult } from "./auth.js";
 import type { XdsMetrics } from "./metrics.js";
 import { type ProxyNode, proxyNodeFromRequest } from "./proxy.js";
 import { type EncodedResource, encodeSotwResponse, setVersion } from "./resource.js";
@@ -38,6 +38,8 @@ export interface XdsServerOptions {
   logger: Logger;
   /** Sent as `control_plane.identifier` in every response. */
   controlPlaneId?: string;
+  /** A stream whose authentication takes longer is refused (UNAVAILABLE). Default 10 s. */
+  authTimeoutMs?: number;
 }
 
 interface Method {
@@ -275,36 +277,34 @@ export class XdsServer {
       if (!node) return fail(grpc.status.INVALID_ARGUMENT, "the first request on an xDS stream must carry node.id");
       stream.node = node;
       phase = "authenticating";
-      this.opts
-        .authenticate({
-          method: call.getPath(),
-          typeUrl: m.typeUrl,
-          node,
-          metadata: call.metadata,
-          peer: call.getPeer(),
-        })
-        .then(
-          (res) => {
-            if (phase === "closed") return;
-            if (!res.ok) {
-              metrics.authFailures.inc({ reason: grpc.status[res.code] ?? String(res.code) });
-              log.warn({ proxy: node.id, peer: call.getPeer(), rpc, reason: res.message }, "xds stream refused");
-              return fail(res.code, res.message);
-            }
-            conn = { stream, identity: res.identity };
-            this.connections.add(conn);
-            metrics.connected.inc({ kind });
-            phase = "ready";
-            log.info({ proxy: node.id, rpc, peer: call.getPeer(), identity: res.identity }, "xds stream connected");
-            this.refresh(conn, this.lastChangeAt);
-            for (const q of queued.splice(0)) if (phase === "ready") dispatch(q);
-            if (phase === "ready") call.resume();
-          },
-          (err) => {
-            log.error({ err, proxy: node.id }, "authentication failed with an internal error");
-            fail(grpc.status.INTERNAL, "authentication failed");
-          },
-        );
+      this.authenticate({
+        method: call.getPath(),
+        typeUrl: m.typeUrl,
+        node,
+        metadata: call.metadata,
+        peer: call.getPeer(),
+      }).then(
+        (res) => {
+          if (phase === "closed") return;
+          if (!res.ok) {
+            metrics.authFailures.inc({ reason: grpc.status[res.code] ?? String(res.code) });
+            log.warn({ proxy: node.id, peer: call.getPeer(), rpc, reason: res.message }, "xds stream refused");
+            return fail(res.code, res.message);
+          }
+          conn = { stream, identity: res.identity };
+          this.connections.add(conn);
+          metrics.connected.inc({ kind });
+          phase = "ready";
+          log.info({ proxy: node.id, rpc, peer: call.getPeer(), identity: res.identity }, "xds stream connected");
+          this.refresh(conn, this.lastChangeAt);
+          for (const q of queued.splice(0)) if (phase === "ready") dispatch(q);
+          if (phase === "ready") call.resume();
+        },
+        (err) => {
+          log.error({ err, proxy: node.id }, "authentication failed with an internal error");
+          fail(grpc.status.INTERNAL, "authentication failed");
+        },
+      );
     });
     call.on("drain", () => stream.drained());
     call.on("end", () => {
@@ -326,9 +326,8 @@ export class XdsServer {
       cb({ code: grpc.status.INVALID_ARGUMENT, details: "the request must carry node.id" });
       return;
     }
-    this.opts
-      .authenticate({ method: call.getPath(), typeUrl, node, metadata: call.metadata, peer: call.getPeer() })
-      .then((res) => {
+    this.authenticate({ method: call.getPath(), typeUrl, node, metadata: call.metadata, peer: call.getPeer() }).then(
+      (res) => {
         if (!res.ok) {
           this.opts.metrics.authFailures.inc({ reason: grpc.status[res.code] ?? String(res.code) });
           return cb({ code: res.code, details: res.message });
@@ -336,7 +335,13 @@ export class XdsServer {
         if (typeUrl === SECRET && res.identity.kind === "anonymous") {
           return cb({ code: grpc.status.PERMISSION_DENIED, details: "secrets are only served to workload identities" });
         }
-        const available = this.opts.generate(node)?.get(typeUrl);
+        let available: ReadonlyMap<string, EncodedResource> | undefined;
+        try {
+          available = this.opts.generate(node)?.get(typeUrl);
+        } catch (err) {
+          this.opts.logger.error({ err, proxy: node.id }, "generating the proxy's configuration failed");
+          return cb({ code: grpc.status.INTERNAL, details: "generating configuration failed" });
+        }
         if (!available) return cb({ code: grpc.status.UNAVAILABLE, details: "no configuration loaded yet" });
         const names: string[] = req.resource_names ?? [];
         const out: EncodedResource[] =
@@ -344,7 +349,29 @@ export class XdsServer {
             ? [...available.values()]
             : names.map((n) => available.get(n)).filter((r): r is EncodedResource => r !== undefined);
         cb(null, encodeSotwResponse({ versionInfo: setVersion(out), typeUrl, nonce: "", resources: out }));
-      })
-      .catch(() => cb({ code: grpc.status.INTERNAL, details: "authentication failed" }));
+      },
+      (err) => {
+        this.opts.logger.error({ err, proxy: node.id }, "authentication failed with an internal error");
+        cb({ code: grpc.status.INTERNAL, details: "authentication failed" });
+      },
+    );
+  }
+
+  /** The one authentication step, bounded in time so a hung check cannot hold a stream forever. */
+  private authenticate(req: AuthRequest): Promise<AuthResult> {
+    const timeoutMs = this.opts.authTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<AuthResult>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve({
+            ok: false,
+            code: grpc.status.UNAVAILABLE,
+            message: `authentication did not finish within ${timeoutMs} ms`,
+          }),
+        timeoutMs,
+      );
+    });
+    return Promise.race([this.opts.authenticate(req), timeout]).finally(() => clearTimeout(timer));
   }
 }

@@ -15,6 +15,7 @@
 // - Listeners and routes are built only from a view whose clusters and
 //   endpoints the client has acknowledged (see `advanceRouteView`), so they
 //   never overtake the clusters they name, yet keep moving while endpoints churn.
+import { randomBytes } from "node:crypto";
 import { CLUSTER, ENDPOINT, isFullStateType, LISTENER, PUSH_ORDER, ROUTE } from "../envoy/type-urls.js";
 import type { ProxyNode } from "./proxy.js";
 import { type EncodedResource, encodeDeltaResponse, encodeSotwResponse, setVersion } from "./resource.js";
@@ -342,6 +343,13 @@ export class XdsStream {
         desired.length === ts.sent.size &&
         desired.every((r) => ts.sent.get(r.name)?.version === r.version);
       if (unchanged) return;
+      if (!ts.wildcard && ts.names.size === 0 && ts.responded) {
+        // The client dropped every name: it is no longer interested, and Envoy
+        // does not ACK a response for a type it no longer watches, which would
+        // leave this type (and the listeners and routes gated on it) waiting.
+        ts.sent.clear();
+        return;
+      }
       // What the client will see as new or changed. After a NACK we cannot tell
       // what it kept (it may have accepted part of the rejected response), so
       // then everything counts as changed.
@@ -459,7 +467,9 @@ export class XdsStream {
 
   private nextNonce(): string {
     this.nonceCounter++;
-    return `${this.id.toString(36)}-${this.nonceCounter.toString(36)}`;
+    // Nonces are stream-scoped; the per-process prefix keeps them unambiguous in
+    // logs across restarts and replicas.
+    return `${NONCE_PREFIX}-${this.id.toString(36)}-${this.nonceCounter.toString(36)}`;
   }
 
   private typeState(typeUrl: string): TypeState {
@@ -539,6 +549,7 @@ export interface StreamStatus {
 }
 
 const EMPTY: ReadonlyMap<string, EncodedResource> = new Map();
+const NONCE_PREFIX = randomBytes(3).toString("hex");
 
 /** What we sent on this stream (not what the client only told us it holds). */
 function* iterSent(ts: TypeState): Iterable<EncodedResource> {

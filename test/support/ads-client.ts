@@ -215,3 +215,11 @@ export class DeltaClient extends BaseClient<DeltaResponse> {
 export function node(id: string, extra: Record<string, unknown> = {}) {
   return { id, cluster: "test", locality: {}, ...extra };
 }
+
+/** A plain proto-loader client for one xDS service (for unary Fetch calls). */
+// biome-ignore lint/suspicious/noExplicitAny: proto-loader client
+export function rawClient(address: string, service: string): any {
+  let ctor = pkg();
+  for (const p of service.split(".")) ctor = ctor[p];
+  return new ctor(address, grpc.credentials.createInsecure());
+}

@@ -3,7 +3,7 @@ import pino from "pino";
 import client from "prom-client";
 import { type Authenticator, acceptAll } from "../../src/xds/auth.js";
 import { XdsMetrics } from "../../src/xds/metrics.js";
-import { XdsServer } from "../../src/xds/server.js";
+import { XdsServer, type XdsServerOptions } from "../../src/xds/server.js";
 import type { ProxyView } from "../../src/xds/stream.js";
 import { makeView, type PlainConfig } from "./views.js";
 
@@ -20,6 +20,7 @@ export interface TestServer {
 export async function startTestServer(
   cfg: PlainConfig | undefined,
   authenticate: Authenticator = acceptAll,
+  options: Pick<XdsServerOptions, "authTimeoutMs"> = {},
 ): Promise<TestServer> {
   let view: ProxyView | undefined = cfg ? makeView(cfg) : undefined;
   const registry = new client.Registry();
@@ -28,6 +29,7 @@ export async function startTestServer(
     generate: () => view,
     metrics: new XdsMetrics(registry),
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    ...options,
   });
   const port = await server.listen("127.0.0.1:0");
   return {
