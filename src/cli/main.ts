@@ -19,6 +19,7 @@ program
   .command("serve")
   .description("run the control plane")
   .option("--config <dir>", "directory of mesh YAML files (file source, hot-reloaded)", "examples/mesh")
+  .option("--mesh-config <file>", "MeshConfig YAML (trustDomain, rootNamespace, outboundTrafficPolicy, …)")
   .option("--xds-address <host:port>", "plaintext xDS listen address (development only)", "127.0.0.1:15010")
   .option("--admin-address <host:port>", "admin HTTP listen address (health, metrics, debug)", "127.0.0.1:15014")
   .option("--debounce-quiet <ms>", "push after changes have been quiet this long", int, 100)
@@ -27,6 +28,7 @@ program
   .action(async (o) => {
     const running = await serve({
       config: o.config,
+      meshConfig: o.meshConfig,
       xdsAddress: o.xdsAddress,
       adminAddress: o.adminAddress,
       debounceQuietMs: o.debounceQuiet,

@@ -1,10 +1,12 @@
 // `trellis serve`: the control plane. Wires sources → model → translate → xds
 // and the admin server; owns process signals and graceful shutdown.
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import client from "prom-client";
+import YAML from "yaml";
 import { buildAdminServer } from "../admin/server.js";
+import { DEFAULT_MESH_CONFIG, type MeshConfig, parseMeshConfig } from "../config/mesh-config.js";
 import { type Diagnostic, formatDiagnostic } from "../model/diagnostic.js";
 import { buildSnapshot, isEmptyChange, type MeshSnapshot } from "../model/snapshot.js";
 import { type FileLoadResult, FileSource, mergeWithLastGood } from "../sources/file/index.js";
@@ -17,6 +19,8 @@ import { ViewCache } from "./views.js";
 
 export interface ServeOptions {
   config: string;
+  /** Optional MeshConfig YAML file; Istio-style defaults otherwise. */
+  meshConfig?: string;
   xdsAddress: string;
   adminAddress: string;
   debounceQuietMs: number;
@@ -36,6 +40,21 @@ function splitHostPort(address: string): { host: string; port: number } {
   return { host: address.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(address.slice(i + 1)) };
 }
 
+function loadMeshConfig(file: string | undefined): MeshConfig {
+  if (!file) return DEFAULT_MESH_CONFIG;
+  let doc: unknown;
+  try {
+    doc = YAML.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new Error(`--mesh-config ${file}: ${(err as Error).message}`);
+  }
+  const parsed = parseMeshConfig(doc);
+  if (!parsed.ok) {
+    throw new Error(`--mesh-config ${file}: ${parsed.errors.map((e) => `${e.field}: ${e.message}`).join("; ")}`);
+  }
+  return parsed.value;
+}
+
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const log = createLogger(opts.logLevel);
   const registry = new client.Registry();
@@ -52,7 +71,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     labelNames: ["result"],
     registers: [registry],
   });
-  const views = new ViewCache();
+  const mesh = loadMeshConfig(opts.meshConfig);
+  const views = new ViewCache(mesh);
   const xds = new XdsServer({
     authenticate: acceptAll,
     generate: views.generate,

@@ -1,11 +1,19 @@
-// Wires translate/ to xds/: maps a proxy to its class, translates once per
-// (snapshot, class), encodes once, and hands the xDS server the shared view.
-// Proxies of the same class share one view object, so a push to 1,000 of them
-// generates and encodes once.
+// Wires translate/ to xds/: maps a proxy's node to a translation target,
+// translates once per distinct view (`viewKey`), encodes once, and hands the
+// xDS server the shared view. Proxies with the same key share one view object,
+// so a push to 1,000 identical sidecars generates and encodes once.
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../config/mesh-config.js";
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from "../envoy/type-urls.js";
 import type { Diagnostic } from "../model/diagnostic.js";
 import type { MeshSnapshot } from "../model/snapshot.js";
-import { type ProxyClass, translateSnapshot } from "../translate/index.js";
+import {
+  type ProxyClass,
+  type ProxyTarget,
+  prepare,
+  type TranslationInputs,
+  translateProxy,
+  viewKey,
+} from "../translate/index.js";
 import type { ProxyNode } from "../xds/proxy.js";
 import { type EncodedResource, encodeResource } from "../xds/resource.js";
 import type { ProxyView } from "../xds/stream.js";
@@ -17,26 +25,51 @@ export function proxyClassOf(node: ProxyNode): ProxyClass {
   return "sidecar";
 }
 
+/**
+ * The translation target of a node: namespace from metadata NAMESPACE or an
+ * Istio-style node id (`sidecar~<ip>~<pod>.<ns>~<ns>.svc.<domain>`), labels
+ * from metadata LABELS.
+ */
+export function proxyTargetOf(node: ProxyNode): ProxyTarget {
+  const md = node.metadata;
+  let namespace = typeof md.NAMESPACE === "string" ? md.NAMESPACE : undefined;
+  if (!namespace) {
+    const parts = node.id.split("~");
+    const podDotNs = parts.length === 4 ? parts[2] : undefined;
+    namespace = podDotNs?.includes(".") ? podDotNs.slice(podDotNs.lastIndexOf(".") + 1) : undefined;
+  }
+  const labels: Record<string, string> = {};
+  if (md.LABELS && typeof md.LABELS === "object") {
+    for (const [k, v] of Object.entries(md.LABELS as Record<string, unknown>)) if (typeof v === "string") labels[k] = v;
+  }
+  return { class: proxyClassOf(node), namespace: namespace ?? "default", labels };
+}
+
 export class ViewCache {
   private snapshot: MeshSnapshot | undefined;
-  private readonly views = new Map<ProxyClass, ProxyView>();
-  private readonly translationDiagnostics = new Map<ProxyClass, Diagnostic[]>();
+  private inputs: TranslationInputs | undefined;
+  private snapshotDiagnostics: Diagnostic[] = [];
+  private readonly views = new Map<string, ProxyView>();
+  private readonly internalDiagnostics: Diagnostic[] = [];
   /**
    * Resources by type, name and content version: identical resources produced
-   * for several classes, or again by the next snapshot, share one object and
-   * one set of bytes (and streams compare them by identity first).
+   * for several views, or again by the next snapshot, share one object and one
+   * set of bytes (and streams compare them by identity first).
    */
   private interned = new Map<string, EncodedResource>();
   private previous = new Map<string, EncodedResource>();
 
+  constructor(private readonly mesh: MeshConfig = DEFAULT_MESH_CONFIG) {}
+
   setSnapshot(s: MeshSnapshot): void {
     this.snapshot = s;
+    const prepared = prepare(s, this.mesh);
+    this.inputs = prepared.inputs;
+    this.snapshotDiagnostics = prepared.diagnostics;
     this.views.clear();
-    this.translationDiagnostics.clear();
+    this.internalDiagnostics.length = 0;
     this.previous = this.interned;
     this.interned = new Map();
-    // Translate the sidecar view eagerly so diagnostics are known before any proxy connects.
-    this.viewFor("sidecar");
   }
 
   get current(): MeshSnapshot | undefined {
@@ -44,28 +77,17 @@ export class ViewCache {
   }
 
   diagnostics(): Diagnostic[] {
-    const seen = new Set<string>();
-    const out: Diagnostic[] = [];
-    for (const list of this.translationDiagnostics.values()) {
-      for (const d of list) {
-        const key = JSON.stringify(d);
-        if (!seen.has(key)) {
-          seen.add(key);
-          out.push(d);
-        }
-      }
-    }
-    return out;
+    return [...this.snapshotDiagnostics, ...this.internalDiagnostics];
   }
 
-  generate = (node: ProxyNode): ProxyView | undefined => this.viewFor(proxyClassOf(node));
+  generate = (node: ProxyNode): ProxyView | undefined => this.viewFor(proxyTargetOf(node));
 
-  private viewFor(cls: ProxyClass): ProxyView | undefined {
-    if (!this.snapshot) return undefined;
-    const cached = this.views.get(cls);
+  viewFor(proxy: ProxyTarget): ProxyView | undefined {
+    if (!this.inputs) return undefined;
+    const key = viewKey(proxy);
+    const cached = this.views.get(key);
     if (cached) return cached;
-    const t = translateSnapshot(this.snapshot, cls);
-    const diagnostics = [...t.diagnostics];
+    const t = translateProxy(this.inputs, proxy);
     const view = new Map<string, Map<string, EncodedResource>>();
     const add = (typeUrl: string, items: object[], nameOf: (o: never) => string) => {
       const m = new Map<string, EncodedResource>();
@@ -73,7 +95,7 @@ export class ViewCache {
         const name = nameOf(item as never);
         const enc = encodeResource(typeUrl, name, item);
         if (enc.ok) m.set(name, this.intern(enc.value));
-        else diagnostics.push({ code: "TRL3900", severity: "error", message: `internal: ${enc.error}` });
+        else this.internalDiagnostics.push({ code: "TRL3900", severity: "error", message: `internal: ${enc.error}` });
       }
       view.set(typeUrl, m);
     };
@@ -81,8 +103,7 @@ export class ViewCache {
     add(ENDPOINT, t.endpoints, (c: { cluster_name: string }) => c.cluster_name);
     add(LISTENER, t.listeners, (c: { name: string }) => c.name);
     add(ROUTE, t.routes, (c: { name: string }) => c.name);
-    this.views.set(cls, view);
-    this.translationDiagnostics.set(cls, diagnostics);
+    this.views.set(key, view);
     return view;
   }
 

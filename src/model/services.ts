@@ -5,10 +5,8 @@ import { isIP } from "node:net";
 import type { ServiceEntry } from "../config/networking/service-entry.js";
 import type { WorkloadEntry, WorkloadEntrySpec } from "../config/networking/workload-entry.js";
 import type { Diagnostic, ObjectRef } from "./diagnostic.js";
+import { type Protocol, selectProtocol } from "./protocol.js";
 import { type MeshSnapshot, objectsOfKind, type SourcedObject } from "./snapshot.js";
-
-/** Istio's protocols as they appear on a port (upper-cased). */
-export type Protocol = string;
 
 export interface ServicePortModel {
   number: number;
@@ -33,6 +31,10 @@ export interface EndpointModel {
 export interface ServiceModel {
   host: string;
   namespace: string;
+  /** VIPs (ServiceEntry `addresses`); empty when the service has none. */
+  addresses: readonly string[];
+  /** Namespaces the service is visible to (`*` for all; `.` already resolved). */
+  exportTo: readonly string[];
   ports: readonly ServicePortModel[];
   resolution: NonNullable<ServiceEntry["spec"]["resolution"]>;
   location: NonNullable<ServiceEntry["spec"]["location"]>;
@@ -42,7 +44,28 @@ export interface ServiceModel {
 
 export interface ServiceRegistry {
   services: readonly ServiceModel[];
+  /** Services by host. One host may be declared in several namespaces. */
+  byHost: ReadonlyMap<string, readonly ServiceModel[]>;
   diagnostics: Diagnostic[];
+}
+
+/** Endpoints whose labels include every label of `selector` (a DestinationRule subset). */
+export function endpointsMatching(
+  endpoints: readonly EndpointModel[],
+  selector: Record<string, string> | undefined,
+): EndpointModel[] {
+  if (!selector) return [...endpoints];
+  return endpoints.filter((e) => Object.entries(selector).every(([k, v]) => e.labels[k] === v));
+}
+
+/** The service for `host` as seen from `namespace`: one declared in that namespace wins, else the first visible one. */
+export function lookupService(registry: ServiceRegistry, host: string, namespace: string): ServiceModel | undefined {
+  const candidates = registry.byHost.get(host);
+  if (!candidates) return undefined;
+  return (
+    candidates.find((s) => s.namespace === namespace) ??
+    candidates.find((s) => s.exportTo.includes("*") || s.exportTo.includes(namespace))
+  );
 }
 
 export const MODEL_CODES = {
@@ -102,9 +125,10 @@ export function buildRegistry(snapshot: MeshSnapshot): ServiceRegistry {
     const ports: ServicePortModel[] = (spec.ports ?? []).map((p) => ({
       number: p.number,
       name: p.name,
-      protocol: (p.protocol ?? "TCP").toUpperCase(),
+      protocol: selectProtocol(p),
       targetPort: p.targetPort,
     }));
+    const exportTo = (spec.exportTo ?? ["*"]).map((e) => (e === "." ? namespace : e));
     const resolution = spec.resolution ?? "NONE";
     const endpoints: EndpointModel[] = [];
     const inline = spec.endpoints ?? [];
@@ -134,6 +158,7 @@ export function buildRegistry(snapshot: MeshSnapshot): ServiceRegistry {
       }
     }
     for (const host of spec.hosts) {
+      // Same host in one namespace: first wins. Other namespaces may declare it too.
       const key = `${namespace}/${host}`;
       const first = seen.get(key);
       if (first) {
@@ -150,6 +175,8 @@ export function buildRegistry(snapshot: MeshSnapshot): ServiceRegistry {
       services.push({
         host,
         namespace,
+        addresses: spec.addresses ?? [],
+        exportTo,
         ports,
         resolution,
         location: spec.location ?? "MESH_EXTERNAL",
@@ -158,5 +185,11 @@ export function buildRegistry(snapshot: MeshSnapshot): ServiceRegistry {
       });
     }
   }
-  return { services, diagnostics };
+  const byHost = new Map<string, ServiceModel[]>();
+  for (const svc of services) {
+    const list = byHost.get(svc.host);
+    if (list) list.push(svc);
+    else byHost.set(svc.host, [svc]);
+  }
+  return { services, byHost, diagnostics };
 }

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { DEFAULT_MESH_CONFIG } from "../config/mesh-config.js";
 import { toProtoJson } from "../envoy/proto-json.js";
 import { checkProtoObject } from "../envoy/proto-object.js";
 import { CLUSTER, ENDPOINT, LISTENER, messageNameOf, ROUTE } from "../envoy/type-urls.js";
@@ -15,13 +16,34 @@ import { formatDiagnostic } from "../model/diagnostic.js";
 import { buildSnapshot } from "../model/snapshot.js";
 import { parseYamlFile } from "../sources/file/parse-file.js";
 import { encodeResource } from "../xds/resource.js";
-import { type ProxyClass, translateSnapshot } from "./index.js";
+import { type ProxyTarget, prepare, translateProxy } from "./index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const IN = join(here, "testdata/in");
 const OUT = join(here, "testdata/out");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
-const CLASSES: ProxyClass[] = ["proxyless-grpc", "sidecar"];
+/**
+ * The proxies a case is translated for: by default a proxyless client and a
+ * sidecar in `default`; a case may list its own in a first-line comment
+ * `# proxies: [{"class": "sidecar", "namespace": "web", "labels": {"app": "x"}}]`.
+ */
+const DEFAULT_PROXIES: ProxyTarget[] = [
+  { class: "proxyless-grpc", namespace: "default", labels: {} },
+  { class: "sidecar", namespace: "default", labels: {} },
+];
+
+function proxiesOf(text: string): ProxyTarget[] {
+  const m = text.match(/^# proxies: (.*)$/m);
+  return m?.[1] ? (JSON.parse(m[1]) as ProxyTarget[]) : DEFAULT_PROXIES;
+}
+
+function outputName(caseName: string, p: ProxyTarget): string {
+  const labels = Object.entries(p.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+  const extra = p.namespace === "default" && !labels ? "" : `.${p.namespace}${labels ? `.${labels}` : ""}`;
+  return `${caseName}.${p.class}${extra}.yaml`;
+}
 
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
@@ -35,11 +57,12 @@ function sortKeys(v: unknown): unknown {
   return v;
 }
 
-function render(caseName: string, cls: ProxyClass): string {
+function render(caseName: string, proxy: ProxyTarget): string {
   const file = `${caseName}.yaml`;
   const loaded = parseYamlFile(file, readFileSync(join(IN, file), "utf8"));
   const { snapshot } = buildSnapshot(undefined, loaded.objects, loaded.diagnostics);
-  const t = translateSnapshot(snapshot, cls);
+  const { inputs, diagnostics } = prepare(snapshot, DEFAULT_MESH_CONFIG);
+  const t = translateProxy(inputs, proxy);
   const section = (typeUrl: string, items: object[], nameOf: (o: never) => string) =>
     items.map((item) => {
       const name = nameOf(item as never);
@@ -55,7 +78,7 @@ function render(caseName: string, cls: ProxyClass): string {
     endpoints: section(ENDPOINT, t.endpoints, (c: { cluster_name: string }) => c.cluster_name),
     listeners: section(LISTENER, t.listeners, (c: { name: string }) => c.name),
     routes: section(ROUTE, t.routes, (c: { name: string }) => c.name),
-    diagnostics: [...loaded.diagnostics, ...t.diagnostics].map(formatDiagnostic),
+    diagnostics: [...loaded.diagnostics, ...diagnostics].map(formatDiagnostic),
   };
   return YAML.stringify(sortKeys(doc), { lineWidth: 0 });
 }
@@ -64,19 +87,20 @@ const cases = readdirSync(IN)
   .filter((f) => f.endsWith(".yaml"))
   .map((f) => f.slice(0, -".yaml".length))
   .sort();
-const expected = new Set(cases.flatMap((c) => CLASSES.map((cls) => `${c}.${cls}.yaml`)));
+const plan = cases.flatMap((c) =>
+  proxiesOf(readFileSync(join(IN, `${c}.yaml`), "utf8")).map((p) => ({ c, p, out: outputName(c, p) })),
+);
+const expected = new Set(plan.map((x) => x.out));
 
 describe("translate golden files", () => {
-  for (const c of cases) {
-    for (const cls of CLASSES) {
-      it(`${c} for ${cls}`, () => {
-        const out = join(OUT, `${c}.${cls}.yaml`);
-        const actual = render(c, cls);
-        if (UPDATE) writeFileSync(out, actual);
-        expect(existsSync(out), `${out} missing; run with UPDATE_GOLDEN=1`).toBe(true);
-        expect(actual).toBe(readFileSync(out, "utf8"));
-      });
-    }
+  for (const { c, p, out } of plan) {
+    it(`${c} → ${out}`, () => {
+      const path = join(OUT, out);
+      const actual = render(c, p);
+      if (UPDATE) writeFileSync(path, actual);
+      expect(existsSync(path), `${path} missing; run with UPDATE_GOLDEN=1`).toBe(true);
+      expect(actual).toBe(readFileSync(path, "utf8"));
+    });
   }
 
   it("has no orphaned golden outputs", () => {

@@ -1,26 +1,27 @@
-// translate/ is pure: (snapshot, proxy class) → Envoy resources + diagnostics.
-// No I/O, no clocks, no globals. It imports model/, config/ (types) and
-// envoy/ (types), never xds/.
+// translate/ is pure: (snapshot inputs, proxy) → Envoy resources, plus
+// snapshot-level diagnostics. No I/O, no clocks, no globals. It imports
+// model/, config/ (types) and envoy/ (types), never xds/.
+//
+// Each resource type has one entry point (clusters/, endpoints/, listeners/,
+// routes/), one file per feature below it.
+import type { MeshConfig } from "../config/mesh-config.js";
 import type { Cluster } from "../envoy/generated/envoy/config/cluster/v3/Cluster.js";
 import type { ClusterLoadAssignment } from "../envoy/generated/envoy/config/endpoint/v3/ClusterLoadAssignment.js";
 import type { Listener } from "../envoy/generated/envoy/config/listener/v3/Listener.js";
 import type { RouteConfiguration } from "../envoy/generated/envoy/config/route/v3/RouteConfiguration.js";
 import type { Diagnostic } from "../model/diagnostic.js";
-import { buildRegistry, refOf, type ServiceRegistry } from "../model/services.js";
+import { buildRegistry } from "../model/services.js";
 import type { MeshSnapshot } from "../model/snapshot.js";
-import { edsCluster } from "./clusters/eds-cluster.js";
-import { TRANSLATE_CODES } from "./codes.js";
-import { loadAssignment } from "./endpoints/load-assignment.js";
-import { apiListener } from "./listeners/api-listener.js";
-import { apiListenerName, outboundClusterName } from "./names.js";
-import { apiRouteConfiguration } from "./routes/api-route.js";
+import { buildTrafficIndex } from "../model/traffic.js";
+import { analyzeSnapshot } from "./analyze.js";
+import { clusters } from "./clusters/index.js";
+import { buildContext, type ProxyTarget, type TranslationInputs } from "./context.js";
+import { endpointAssignments } from "./endpoints/index.js";
+import { listeners } from "./listeners/index.js";
+import { routeConfigurations } from "./routes/index.js";
 
-/**
- * Which generator a proxy gets. Proxyless gRPC clients get API listeners;
- * Envoy sidecars get clusters and endpoints (their listeners come with the
- * traffic-management translators).
- */
-export type ProxyClass = "proxyless-grpc" | "sidecar";
+export type { ProxyClass, ProxyTarget, TranslationInputs } from "./context.js";
+export { viewKey } from "./context.js";
 
 export interface Translation {
   listeners: Listener[];
@@ -29,80 +30,23 @@ export interface Translation {
   endpoints: ClusterLoadAssignment[];
 }
 
-/** Translates what every proxy of a class sees. Pure; callers cache per (snapshot, class). */
-export function translate(registry: ServiceRegistry, proxyClass: ProxyClass): Translation {
-  const out: Translation = { listeners: [], routes: [], clusters: [], endpoints: [] };
-  for (const svc of registry.services) {
-    for (const port of svc.ports) {
-      const clusterName = outboundClusterName(svc.host, port.number);
-      out.clusters.push(edsCluster(clusterName));
-      out.endpoints.push(loadAssignment(clusterName, port.number, svc.endpoints));
-      if (proxyClass === "proxyless-grpc") {
-        const name = apiListenerName(svc.host, port.number);
-        out.listeners.push(apiListener(name, name));
-        out.routes.push(apiRouteConfiguration(name, svc.host, port.number, clusterName));
-      }
-    }
-  }
-  return out;
-}
-
-const TRANSLATED_KINDS = new Set(["ServiceEntry", "WorkloadEntry"]);
-const SERVICE_ENTRY_FIELDS_NOT_HONOURED = ["addresses", "exportTo", "subjectAltNames"] as const;
-
-/**
- * What the user wrote that this version does not act on yet, so nothing is
- * silently ignored: whole kinds, and fields of the kinds that are translated.
- */
-export function unsupportedDiagnostics(snapshot: MeshSnapshot): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const s of snapshot.objects) {
-    const o = s.object;
-    if (!TRANSLATED_KINDS.has(o.kind)) {
-      out.push({
-        code: TRANSLATE_CODES.kindNotTranslated,
-        severity: "warning",
-        object: refOf(s),
-        message: `${o.kind} is validated but not yet translated into proxy configuration by this version of Trellis`,
-      });
-      continue;
-    }
-    if (o.kind === "ServiceEntry") {
-      const spec = o.spec as Record<string, unknown>;
-      for (const f of SERVICE_ENTRY_FIELDS_NOT_HONOURED) {
-        if (spec[f] !== undefined) {
-          out.push({
-            code: TRANSLATE_CODES.fieldNotHonoured,
-            severity: "warning",
-            object: refOf(s),
-            field: `spec.${f}`,
-            message: `spec.${f} is not honoured yet; the service is served without it`,
-          });
-        }
-      }
-      const resolution = spec.resolution ?? "NONE";
-      if (resolution === "DNS" || resolution === "DNS_ROUND_ROBIN" || resolution === "DYNAMIC_DNS") {
-        out.push({
-          code: TRANSLATE_CODES.resolutionUnsupported,
-          severity: "warning",
-          object: refOf(s),
-          field: "spec.resolution",
-          message: `resolution ${resolution} is not translated yet; only endpoints with IP addresses are served`,
-        });
-      }
-    }
-  }
-  return out;
-}
-
-/** Everything a snapshot produces for a class, with every diagnostic. */
-export function translateSnapshot(
+/** Everything every proxy shares for one snapshot, and the snapshot's diagnostics. */
+export function prepare(
   snapshot: MeshSnapshot,
-  proxyClass: ProxyClass,
-): Translation & { diagnostics: Diagnostic[] } {
+  mesh: MeshConfig,
+): { inputs: TranslationInputs; diagnostics: Diagnostic[] } {
   const registry = buildRegistry(snapshot);
+  const inputs: TranslationInputs = { snapshot, mesh, registry, traffic: buildTrafficIndex(snapshot, mesh) };
+  return { inputs, diagnostics: analyzeSnapshot(inputs) };
+}
+
+/** The resources one proxy sees. Pure; callers cache by `viewKey(proxy)`. */
+export function translateProxy(inputs: TranslationInputs, proxy: ProxyTarget): Translation {
+  const ctx = buildContext(inputs, proxy);
   return {
-    ...translate(registry, proxyClass),
-    diagnostics: [...registry.diagnostics, ...unsupportedDiagnostics(snapshot)],
+    clusters: clusters(ctx),
+    endpoints: endpointAssignments(ctx),
+    listeners: listeners(ctx),
+    routes: routeConfigurations(ctx),
   };
 }
