@@ -39,6 +39,8 @@ export interface ServiceModel {
   resolution: NonNullable<ServiceEntry["spec"]["resolution"]>;
   location: NonNullable<ServiceEntry["spec"]["location"]>;
   endpoints: readonly EndpointModel[];
+  /** Labels selecting the workloads that implement the service (ServiceEntry workloadSelector, Kubernetes selector). */
+  selector?: Readonly<Record<string, string>>;
   origin: ObjectRef;
 }
 
@@ -181,6 +183,7 @@ export function buildRegistry(snapshot: MeshSnapshot): ServiceRegistry {
         resolution,
         location: spec.location ?? "MESH_EXTERNAL",
         endpoints,
+        selector: spec.workloadSelector?.labels,
         origin,
       });
     }

@@ -9,3 +9,20 @@ export function outboundClusterName(host: string, port: number, subset = ""): st
 export function apiListenerName(host: string, port: number): string {
   return `${host}:${port}`;
 }
+
+/** Istio's inbound cluster name: `inbound|<port>||`. */
+export function inboundClusterName(port: number): string {
+  return `inbound|${port}||`;
+}
+
+/** A sidecar's outbound HTTP route configuration is shared by every service on one port, named after the port. */
+export function sidecarRouteName(port: number): string {
+  return String(port);
+}
+
+export const PASSTHROUGH_CLUSTER = "PassthroughCluster";
+export const BLACKHOLE_CLUSTER = "BlackHoleCluster";
+export const VIRTUAL_OUTBOUND_LISTENER = "virtualOutbound";
+export const VIRTUAL_INBOUND_LISTENER = "virtualInbound";
+export const OUTBOUND_CAPTURE_PORT = 15001;
+export const INBOUND_CAPTURE_PORT = 15006;

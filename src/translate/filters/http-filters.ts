@@ -1,0 +1,20 @@
+// The HTTP filter chain of every HttpConnectionManager Trellis generates. The
+// fault and CORS filters are always present (configured per route with
+// typed_per_filter_config, as Istio does), and the router is last.
+import { packAny, ROUTER_TYPE_URL } from "../../envoy/any.js";
+import type { HttpFilter } from "../../envoy/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.js";
+
+export const FAULT_FILTER = "envoy.filters.http.fault";
+export const CORS_FILTER = "envoy.filters.http.cors";
+export const ROUTER_FILTER = "envoy.filters.http.router";
+
+export function httpFilters(): HttpFilter[] {
+  return [
+    {
+      name: FAULT_FILTER,
+      typed_config: packAny("type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault", {}),
+    },
+    { name: CORS_FILTER, typed_config: packAny("type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors", {}) },
+    { name: ROUTER_FILTER, typed_config: packAny(ROUTER_TYPE_URL, {}) },
+  ];
+}
