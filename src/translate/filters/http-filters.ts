@@ -1,8 +1,11 @@
 // The HTTP filter chain of every HttpConnectionManager Trellis generates. The
 // fault and CORS filters are always present (configured per route with
-// typed_per_filter_config, as Istio does), and the router is last.
+// typed_per_filter_config, as Istio does), and the router is last. Proxyless
+// gRPC rejects a listener naming an HTTP filter it does not implement (it knows
+// router, fault and RBAC), so its chain leaves CORS out.
 import { packAny, ROUTER_TYPE_URL } from "../../envoy/any.js";
 import type { HttpFilter } from "../../envoy/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.js";
+import type { ProxyClass } from "../context.js";
 
 export const FAULT_FILTER = "envoy.filters.http.fault";
 export const CORS_FILTER = "envoy.filters.http.cors";
