@@ -11,13 +11,15 @@ export const FAULT_FILTER = "envoy.filters.http.fault";
 export const CORS_FILTER = "envoy.filters.http.cors";
 export const ROUTER_FILTER = "envoy.filters.http.router";
 
-export function httpFilters(): HttpFilter[] {
-  return [
-    {
-      name: FAULT_FILTER,
-      typed_config: packAny("type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault", {}),
-    },
-    { name: CORS_FILTER, typed_config: packAny("type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors", {}) },
-    { name: ROUTER_FILTER, typed_config: packAny(ROUTER_TYPE_URL, {}) },
-  ];
+export function httpFilters(proxyClass: ProxyClass): HttpFilter[] {
+  const fault = {
+    name: FAULT_FILTER,
+    typed_config: packAny("type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault", {}),
+  };
+  const cors = {
+    name: CORS_FILTER,
+    typed_config: packAny("type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors", {}),
+  };
+  const router = { name: ROUTER_FILTER, typed_config: packAny(ROUTER_TYPE_URL, {}) };
+  return proxyClass === "proxyless-grpc" ? [fault, router] : [fault, cors, router];
 }
