@@ -10,3 +10,6 @@ export const NETWORKING_API_VERSIONS = [
 export const SECURITY_API_VERSIONS = ["security.istio.io/v1beta1", "security.istio.io/v1"] as const;
 
 export const TELEMETRY_API_VERSIONS = ["telemetry.istio.io/v1alpha1", "telemetry.istio.io/v1"] as const;
+
+/** Trellis's own policy API: what Istio users otherwise write EnvoyFilter patches for. */
+export const POLICY_API_VERSIONS = ["policy.trellis.dev/v1alpha1"] as const;

@@ -7,7 +7,12 @@
 // path, never silently dropped.
 
 import type { z } from "zod";
-import { NETWORKING_API_VERSIONS, SECURITY_API_VERSIONS, TELEMETRY_API_VERSIONS } from "./api-groups.js";
+import {
+  NETWORKING_API_VERSIONS,
+  POLICY_API_VERSIONS,
+  SECURITY_API_VERSIONS,
+  TELEMETRY_API_VERSIONS,
+} from "./api-groups.js";
 import { type FieldError, type ParseResult, toFieldErrors } from "./errors.js";
 import { DestinationRuleSchema, DestinationRuleSpec } from "./networking/destination-rule.js";
 import { GatewaySchema, GatewaySpec } from "./networking/gateway.js";
@@ -16,6 +21,7 @@ import { SidecarSchema, SidecarSpec } from "./networking/sidecar.js";
 import { VirtualServiceSchema, VirtualServiceSpec } from "./networking/virtual-service.js";
 import { WorkloadEntrySchema, WorkloadEntrySpec } from "./networking/workload-entry.js";
 import { WorkloadGroupSchema, WorkloadGroupSpec } from "./networking/workload-group.js";
+import { RateLimitSchema, RateLimitSpec } from "./policy/rate-limit.js";
 import { showValue } from "./primitives.js";
 import { AuthorizationPolicySchema, AuthorizationPolicySpec } from "./security/authorization-policy.js";
 import { PeerAuthenticationSchema, PeerAuthenticationSpec } from "./security/peer-authentication.js";
@@ -33,6 +39,7 @@ export * from "./networking/virtual-service.js";
 export * from "./networking/workload-entry.js";
 export * from "./networking/workload-group.js";
 export * from "./object-meta.js";
+export * from "./policy/rate-limit.js";
 export * from "./primitives.js";
 export * from "./security/authorization-policy.js";
 export * from "./security/peer-authentication.js";
@@ -89,6 +96,7 @@ export const MESH_KINDS = {
     RequestAuthenticationSpec,
   ),
   Telemetry: kindInfo(TELEMETRY_API_VERSIONS, "telemetries", TelemetrySchema, TelemetrySpec),
+  RateLimit: kindInfo(POLICY_API_VERSIONS, "ratelimits", RateLimitSchema, RateLimitSpec),
 };
 
 export type MeshKind = keyof typeof MESH_KINDS;
