@@ -7,6 +7,8 @@ import { isHttp } from "../../model/protocol.js";
 import { lookupService, refOf } from "../../model/services.js";
 import { objectsOfKind } from "../../model/snapshot.js";
 import type { TranslationInputs } from "../context.js";
+import { durationMs } from "../duration.js";
+import { MIN_FILL_INTERVAL_MS } from "./rate-limit.js";
 
 export const POLICY_CODES = {
   /** A RateLimit names a host no service declares. */
@@ -18,13 +20,6 @@ export const POLICY_CODES = {
   /** The service has no workload selector, so no sidecar enforces the limit. */
   noWorkloads: "TRL3404",
 } as const;
-
-function durationMs(d: string): number {
-  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 1e-3, µs: 1e-3, ns: 1e-6 };
-  let total = 0;
-  for (const m of d.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) total += Number(m[1]) * (units[m[2] ?? "s"] ?? 0);
-  return total;
-}
 
 export function analyzeRateLimits(inputs: TranslationInputs): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -68,7 +63,7 @@ export function analyzeRateLimits(inputs: TranslationInputs): Diagnostic[] {
       }
     }
     for (const [i, rule] of rl.spec.limits.entries()) {
-      if (durationMs(rule.tokenBucket.fillInterval) < 50) {
+      if (durationMs(rule.tokenBucket.fillInterval) < MIN_FILL_INTERVAL_MS) {
         out.push({
           code: POLICY_CODES.fillIntervalTooShort,
           severity: "error",

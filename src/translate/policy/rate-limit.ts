@@ -15,8 +15,11 @@ import { resolveHost } from "../../model/hosts.js";
 import { isHttp } from "../../model/protocol.js";
 import { objectsOfKind } from "../../model/snapshot.js";
 import type { TranslationContext } from "../context.js";
+import { durationMs, protoDuration } from "../duration.js";
 import type { InboundPort } from "../inbound.js";
 
+/** Envoy's lower bound for a token bucket's fill interval. */
+export const MIN_FILL_INTERVAL_MS = 50;
 export const LOCAL_RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit";
 const LOCAL_RATE_LIMIT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
 
@@ -43,15 +46,6 @@ export function rateLimitsFor(ctx: TranslationContext, inbound: InboundPort): Ra
     .sort((a, b) =>
       `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
     );
-}
-
-function seconds(d: string): { seconds: string; nanos: number } {
-  // Durations are validated by the schema: sum of <number><unit> terms.
-  const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, ns: 1e-9 };
-  let total = 0;
-  for (const m of d.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) total += Number(m[1]) * (units[m[2] ?? "s"] ?? 1);
-  const whole = Math.floor(total);
-  return { seconds: String(whole), nanos: Math.round((total - whole) * 1e9) };
 }
 
 function escapeRegex(s: string): string {
@@ -88,9 +82,12 @@ function localRateLimit(rl: RateLimit, rule: RateLimitRule, index: number) {
     token_bucket: {
       max_tokens: rule.tokenBucket.maxTokens,
       tokens_per_fill: { value: rule.tokenBucket.tokensPerFill ?? rule.tokenBucket.maxTokens },
-      fill_interval: seconds(rule.tokenBucket.fillInterval),
+      fill_interval: protoDuration(rule.tokenBucket.fillInterval),
     },
-    filter_enabled: { runtime_key: "trellis_local_rate_limit_enabled", default_value: { numerator: 100, denominator: "HUNDRED" } },
+    filter_enabled: {
+      runtime_key: "trellis_local_rate_limit_enabled",
+      default_value: { numerator: 100, denominator: "HUNDRED" },
+    },
     filter_enforced: { runtime_key: "trellis_local_rate_limit_enforced", default_value: fraction },
     ...(rl.spec.statusCode ? { status: { code: rl.spec.statusCode } } : {}),
     ...(rl.spec.responseHeaders
@@ -115,12 +112,19 @@ export function inboundRateLimit(ctx: TranslationContext, inbound: InboundPort):
     },
     routes: (action) =>
       limits.flatMap((rl) =>
-        rl.spec.limits.map((rule, i) => ({
-          name: `ratelimit/${rl.metadata.namespace ?? "default"}/${rl.metadata.name}/${rule.name ?? i}`,
-          match: routeMatch(rule),
-          route: action,
-          typed_per_filter_config: { [LOCAL_RATE_LIMIT_FILTER]: localRateLimit(rl, rule, i) },
-        })),
+        rl.spec.limits.flatMap((rule, i) =>
+          // A bucket Envoy would reject (reported by analyzeRateLimits) is left out, never sent to be NACKed.
+          durationMs(rule.tokenBucket.fillInterval) < MIN_FILL_INTERVAL_MS
+            ? []
+            : [
+                {
+                  name: `ratelimit/${rl.metadata.namespace ?? "default"}/${rl.metadata.name}/${rule.name ?? i}`,
+                  match: routeMatch(rule),
+                  route: action,
+                  typed_per_filter_config: { [LOCAL_RATE_LIMIT_FILTER]: localRateLimit(rl, rule, i) },
+                },
+              ],
+        ),
       ),
   };
 }
