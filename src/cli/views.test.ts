@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CLUSTER, LISTENER } from "../envoy/type-urls.js";
+import { LISTENER } from "../envoy/type-urls.js";
 import { buildSnapshot } from "../model/snapshot.js";
 import { parseYamlFile } from "../sources/file/parse-file.js";
 import type { ProxyNode } from "../xds/proxy.js";
@@ -29,7 +29,7 @@ function node(id: string, extra: Partial<ProxyNode> = {}): ProxyNode {
 }
 
 describe("ViewCache", () => {
-  it("generates and encodes once per proxy class, sharing the same objects across proxies", () => {
+  it("generates and encodes once per distinct view, sharing the same objects across proxies", () => {
     const loaded = parseYamlFile("mesh.yaml", mesh);
     const cache = new ViewCache();
     cache.setSnapshot(buildSnapshot(undefined, loaded.objects).snapshot);
@@ -40,10 +40,8 @@ describe("ViewCache", () => {
     const g2 = cache.generate(node("grpc-2", { metadata: { GENERATOR: "grpc" } }));
     expect(g1).toBe(g2);
     expect(g1).not.toBe(a);
-    // The cluster is identical for both classes: one encoded object, one set of bytes.
-    const name = "outbound|9090||echo.default.svc.cluster.local";
-    expect(g1?.get(CLUSTER)?.get(name)?.bytes).toBe(a?.get(CLUSTER)?.get(name)?.bytes ?? "missing");
-    expect(a?.get(LISTENER)?.size).toBe(0);
+    // Sidecars get capture listeners, proxyless clients API listeners named host:port.
+    expect([...(a?.get(LISTENER)?.keys() ?? [])]).toContain("virtualOutbound");
     expect([...(g1?.get(LISTENER)?.keys() ?? [])]).toEqual(["echo.default.svc.cluster.local:9090"]);
   });
 
@@ -51,5 +49,25 @@ describe("ViewCache", () => {
     expect(proxyClassOf(node("x", { metadata: { GENERATOR: "grpc" } }))).toBe("proxyless-grpc");
     expect(proxyClassOf(node("x", { userAgentName: "grpc-go" }))).toBe("proxyless-grpc");
     expect(proxyClassOf(node("x", { userAgentName: "envoy" }))).toBe("sidecar");
+  });
+});
+
+describe("proxyTargetOf", () => {
+  it("reads namespace, labels and locality from Istio-style node metadata and ids", async () => {
+    const { proxyTargetOf } = await import("./views.js");
+    expect(
+      proxyTargetOf(
+        node("sidecar~10.0.0.5~reviews-v1-abc.bookinfo~bookinfo.svc.cluster.local", {
+          metadata: { LABELS: { app: "reviews", version: "v1", n: 3 } },
+          locality: { region: "us-east1", zone: "us-east1-b" },
+        }),
+      ),
+    ).toEqual({
+      class: "sidecar",
+      namespace: "bookinfo",
+      labels: { app: "reviews", version: "v1" },
+      locality: "us-east1/us-east1-b",
+    });
+    expect(proxyTargetOf(node("x", { metadata: { NAMESPACE: "web" } })).namespace).toBe("web");
   });
 });

@@ -42,7 +42,9 @@ export function proxyTargetOf(node: ProxyNode): ProxyTarget {
   if (md.LABELS && typeof md.LABELS === "object") {
     for (const [k, v] of Object.entries(md.LABELS as Record<string, unknown>)) if (typeof v === "string") labels[k] = v;
   }
-  return { class: proxyClassOf(node), namespace: namespace ?? "default", labels };
+  const { region = "", zone = "", sub_zone = "" } = node.locality;
+  const locality = [region, zone, sub_zone].join("/").replace(/\/+$/, "");
+  return { class: proxyClassOf(node), namespace: namespace ?? "default", labels, locality };
 }
 
 export class ViewCache {

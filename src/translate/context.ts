@@ -3,10 +3,10 @@
 // TranslationContext.
 import type { MeshConfig } from "../config/mesh-config.js";
 import type { Sidecar } from "../config/networking/sidecar.js";
-import { hostMatches } from "../model/hosts.js";
 import type { ServiceModel, ServiceRegistry } from "../model/services.js";
 import type { MeshSnapshot, SourcedObject } from "../model/snapshot.js";
 import { sidecarFor, type TrafficIndex } from "../model/traffic.js";
+import { egressImports, parseEgressHosts } from "./egress.js";
 
 /**
  * Which generator a proxy gets. Proxyless gRPC clients get API listeners;
@@ -21,6 +21,8 @@ export interface ProxyTarget {
   namespace: string;
   /** The workload's labels (node metadata LABELS). */
   labels: Readonly<Record<string, string>>;
+  /** Where the proxy runs, `region/zone/subzone` (node.locality); empty when unknown. */
+  locality?: string;
 }
 
 /** Built once per snapshot, shared by every proxy. */
@@ -35,33 +37,36 @@ export interface TranslationContext extends TranslationInputs {
   proxy: ProxyTarget;
   /** The Sidecar resource scoping this proxy, if any. */
   sidecar: SourcedObject<Sidecar> | undefined;
-  /** Services this proxy can see: exported to its namespace and allowed by its Sidecar's egress hosts. */
+  /**
+   * Services this proxy can see: exported to its namespace and allowed by its
+   * Sidecar's egress hosts, one per host (a host declared in several namespaces
+   * is taken from the proxy's own namespace if declared there, else from the
+   * first visible declaration), so no two resources share a name.
+   */
   services: readonly ServiceModel[];
-}
-
-/** `namespace/host` egress patterns of a Sidecar: `./x` is the Sidecar's namespace, `*` any namespace, `~` none. */
-function egressAllows(patterns: readonly string[], sidecarNamespace: string, svc: ServiceModel): boolean {
-  return patterns.some((p) => {
-    const slash = p.indexOf("/");
-    const ns = slash < 0 ? "*" : p.slice(0, slash);
-    const host = slash < 0 ? p : p.slice(slash + 1);
-    if (ns === "~") return false;
-    const nsOk = ns === "*" || (ns === "." ? sidecarNamespace : ns) === svc.namespace;
-    return nsOk && hostMatches(host, svc.host);
-  });
 }
 
 export function buildContext(inputs: TranslationInputs, proxy: ProxyTarget): TranslationContext {
   const sidecar =
     proxy.class === "sidecar" ? sidecarFor(inputs.traffic, proxy.namespace, { ...proxy.labels }) : undefined;
   const egress = sidecar?.object.spec.egress;
-  const sidecarNs = sidecar?.object.metadata.namespace ?? proxy.namespace;
-  const patterns = egress ? egress.flatMap((e) => e.hosts) : undefined;
-  const services = inputs.registry.services.filter(
+  const imports = egress
+    ? parseEgressHosts(
+        egress.flatMap((e) => e.hosts),
+        proxy.namespace,
+      )
+    : undefined;
+  const visible = inputs.registry.services.filter(
     (svc) =>
       (svc.namespace === proxy.namespace || svc.exportTo.includes("*") || svc.exportTo.includes(proxy.namespace)) &&
-      (!patterns || egressAllows(patterns, sidecarNs, svc)),
+      (!imports || egressImports(imports, svc.namespace, svc.host)),
   );
+  const chosen = new Map<string, ServiceModel>();
+  for (const svc of visible) {
+    const prev = chosen.get(svc.host);
+    if (!prev || (prev.namespace !== proxy.namespace && svc.namespace === proxy.namespace)) chosen.set(svc.host, svc);
+  }
+  const services = visible.filter((s) => chosen.get(s.host) === s);
   return { ...inputs, proxy, sidecar, services };
 }
 
@@ -74,5 +79,5 @@ export function viewKey(proxy: ProxyTarget): string {
     .sort()
     .map((k) => `${k}=${proxy.labels[k]}`)
     .join(",");
-  return `${proxy.class}|${proxy.namespace}|${labels}`;
+  return `${proxy.class}|${proxy.namespace}|${proxy.locality ?? ""}|${labels}`;
 }

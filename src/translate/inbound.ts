@@ -14,6 +14,9 @@ export interface InboundPort {
   service: ServiceModel;
 }
 
+/** Envoy's own ports (admin, outbound/inbound capture, readiness, stats): never a workload's inbound port. */
+const PROXY_PORTS = new Set([15000, 15001, 15006, 15021, 15090]);
+
 export function inboundPorts(ctx: TranslationContext): InboundPort[] {
   if (ctx.proxy.class !== "sidecar") return [];
   const out = new Map<number, InboundPort>();
@@ -22,6 +25,7 @@ export function inboundPorts(ctx: TranslationContext): InboundPort[] {
     if (!Object.entries(svc.selector).every(([k, v]) => ctx.proxy.labels[k] === v)) continue;
     for (const p of svc.ports) {
       const port = p.targetPort ?? p.number;
+      if (PROXY_PORTS.has(port)) continue;
       // Two services on one workload port: the first (by namespace/name) decides the protocol.
       if (!out.has(port)) out.set(port, { port, protocol: p.protocol, servicePort: p.number, service: svc });
     }

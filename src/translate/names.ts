@@ -22,6 +22,8 @@ export function sidecarRouteName(port: number): string {
 
 export const PASSTHROUGH_CLUSTER = "PassthroughCluster";
 export const BLACKHOLE_CLUSTER = "BlackHoleCluster";
+/** Inbound traffic to a workload port no service declares: original destination, from 127.0.0.6. */
+export const INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster";
 export const VIRTUAL_OUTBOUND_LISTENER = "virtualOutbound";
 export const VIRTUAL_INBOUND_LISTENER = "virtualInbound";
 export const OUTBOUND_CAPTURE_PORT = 15001;

@@ -1,14 +1,17 @@
-// Clusters for a proxy: one per visible service port (DestinationRule policies
-// and subsets come with the traffic-management translators).
+// Clusters for a proxy (CDS). Owns the outbound clusters of every visible
+// service port and DestinationRule subset (outbound.ts, with one file per
+// DestinationRule feature), and for sidecars the BlackHoleCluster, the
+// PassthroughCluster and the inbound clusters of the proxy's own ports.
+// Pure; imports model/, config/ types and envoy/ types only.
 import type { Cluster } from "../../envoy/generated/envoy/config/cluster/v3/Cluster.js";
 import type { TranslationContext } from "../context.js";
-import { outboundClusterName } from "../names.js";
-import { edsCluster } from "./eds-cluster.js";
+import { inboundClusters } from "./inbound.js";
+import { outboundClusters } from "./outbound.js";
+import { blackholeCluster, inboundPassthroughCluster, passthroughCluster } from "./passthrough.js";
 
 export function clusters(ctx: TranslationContext): Cluster[] {
-  const out: Cluster[] = [];
-  for (const svc of ctx.services) {
-    for (const port of svc.ports) out.push(edsCluster(outboundClusterName(svc.host, port.number)));
-  }
+  const out = outboundClusters(ctx);
+  if (ctx.proxy.class === "sidecar")
+    out.push(blackholeCluster(), passthroughCluster(), inboundPassthroughCluster(), ...inboundClusters(ctx));
   return out;
 }

@@ -1,9 +1,15 @@
 // The HTTP filter chain of every HttpConnectionManager Trellis generates. The
-// fault and CORS filters are always present (configured per route with
-// typed_per_filter_config, as Istio does), and the router is last. Proxyless
-// gRPC rejects a listener naming an HTTP filter it does not implement (it knows
-// router, fault and RBAC), so its chain leaves CORS out.
+// CORS and fault filters are always present with empty configs and are
+// configured per route through typed_per_filter_config (routes/cors.ts,
+// routes/fault.ts), as Istio does; the router is last. Sidecars get Istio's
+// order — CORS, fault, router — so a CORS preflight is answered before any
+// fault applies. Proxyless gRPC rejects a listener naming an HTTP filter it
+// does not implement (it knows router, fault and RBAC), so its chain is fault,
+// router: without the fault filter here, the fault configs on its routes
+// would have no effect.
 import { packAny, ROUTER_TYPE_URL } from "../../envoy/any.js";
+import type { Cors } from "../../envoy/generated/envoy/extensions/filters/http/cors/v3/Cors.js";
+import type { HTTPFault } from "../../envoy/generated/envoy/extensions/filters/http/fault/v3/HTTPFault.js";
 import type { HttpFilter } from "../../envoy/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.js";
 import type { ProxyClass } from "../context.js";
 
@@ -14,12 +20,12 @@ export const ROUTER_FILTER = "envoy.filters.http.router";
 export function httpFilters(proxyClass: ProxyClass): HttpFilter[] {
   const fault = {
     name: FAULT_FILTER,
-    typed_config: packAny("type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault", {}),
+    typed_config: packAny<HTTPFault>("type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault", {}),
   };
   const cors = {
     name: CORS_FILTER,
-    typed_config: packAny("type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors", {}),
+    typed_config: packAny<Cors>("type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors", {}),
   };
   const router = { name: ROUTER_FILTER, typed_config: packAny(ROUTER_TYPE_URL, {}) };
-  return proxyClass === "proxyless-grpc" ? [fault, router] : [fault, cors, router];
+  return proxyClass === "proxyless-grpc" ? [fault, router] : [cors, fault, router];
 }

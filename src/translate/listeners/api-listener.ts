@@ -1,9 +1,11 @@
 // API listeners for proxyless gRPC clients: a client dialling xds:///host:port
 // asks LDS for `host:port` and expects an HttpConnectionManager that points it
 // at a route configuration over ADS (grpc-js validates: rds.config_source.ads,
-// router filter last).
-import { httpConnectionManager, router } from "../../envoy/any.js";
+// router filter last). The HTTP filters are the proxyless chain (filters/),
+// which leaves out what gRPC clients do not implement.
+import { httpConnectionManager } from "../../envoy/any.js";
 import type { Listener } from "../../envoy/generated/envoy/config/listener/v3/Listener.js";
+import { httpFilters } from "../filters/http-filters.js";
 
 export function apiListener(name: string, routeConfigName: string): Listener {
   return {
@@ -12,7 +14,7 @@ export function apiListener(name: string, routeConfigName: string): Listener {
       api_listener: httpConnectionManager({
         stat_prefix: name,
         rds: { route_config_name: routeConfigName, config_source: { ads: {}, resource_api_version: "V3" } },
-        http_filters: [{ name: "envoy.filters.http.router", typed_config: router() }],
+        http_filters: httpFilters("proxyless-grpc"),
       }),
     },
   };

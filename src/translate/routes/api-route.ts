@@ -1,23 +1,13 @@
-// The route configuration behind a proxyless gRPC API listener: one virtual
-// host answering to the names a client may use as authority, routing every
-// RPC to the service's cluster. (VirtualService routing comes with the traffic
-// management translators.)
+// The route configuration behind a proxyless gRPC API listener (named
+// `host:port`, as the client's LDS name): one virtual host answering to the
+// authorities a client may use — `host:port` and `host` — with the service's
+// routes for that port.
+import type { Route } from "../../envoy/generated/envoy/config/route/v3/Route.js";
 import type { RouteConfiguration } from "../../envoy/generated/envoy/config/route/v3/RouteConfiguration.js";
 
-export function apiRouteConfiguration(
-  name: string,
-  host: string,
-  port: number,
-  clusterName: string,
-): RouteConfiguration {
+export function apiRouteConfiguration(name: string, host: string, port: number, routes: Route[]): RouteConfiguration {
   return {
     name,
-    virtual_hosts: [
-      {
-        name: `${host}:${port}`,
-        domains: [`${host}:${port}`, host],
-        routes: [{ match: { prefix: "" }, route: { cluster: clusterName } }],
-      },
-    ],
+    virtual_hosts: [{ name: `${host}:${port}`, domains: [`${host}:${port}`, host], routes }],
   };
 }

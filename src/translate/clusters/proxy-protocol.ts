@@ -1,0 +1,28 @@
+// DestinationRule `proxyProtocol`: send a PROXY protocol header (v1 or v2) on
+// every upstream connection, by wrapping the cluster's transport socket (TLS
+// or plaintext) in Envoy's upstream_proxy_protocol socket, as Istio does.
+// gRPC has no such socket; proxyless clusters do without it (reported).
+import type { TrafficPolicy } from "../../config/networking/destination-rule.js";
+import { packAny } from "../../envoy/any.js";
+import type { Cluster } from "../../envoy/generated/envoy/config/cluster/v3/Cluster.js";
+import type { ProxyProtocolUpstreamTransport } from "../../envoy/generated/envoy/extensions/transport_sockets/proxy_protocol/v3/ProxyProtocolUpstreamTransport.js";
+
+const RAW_BUFFER = {
+  name: "envoy.transport_sockets.raw_buffer",
+  typed_config: packAny("type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer", {}),
+};
+
+export function applyProxyProtocol(c: Cluster, proxyProtocol: TrafficPolicy["proxyProtocol"]): void {
+  if (!proxyProtocol) return;
+  const wrapped: ProxyProtocolUpstreamTransport = {
+    config: { version: proxyProtocol.version ?? "V1" },
+    transport_socket: c.transport_socket ?? RAW_BUFFER,
+  };
+  c.transport_socket = {
+    name: "envoy.transport_sockets.upstream_proxy_protocol",
+    typed_config: packAny(
+      "type.googleapis.com/envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport",
+      wrapped,
+    ),
+  };
+}
