@@ -98,25 +98,61 @@ function specificity(pattern: string, host: string): number {
  * `serviceNamespace`). Istio's order: a rule in the client's namespace, then in
  * the service's namespace, then in the root namespace; within one namespace the
  * most specific host wins. Only rules exported to the client are considered.
+ * Several rules for the same host in that namespace are merged as Istio merges
+ * them: the first (here: by name) keeps its traffic policy (a later one's is
+ * used only if the first has none), and subsets are added in order, a name
+ * already defined being skipped.
  */
 export function destinationRuleFor(
   index: TrafficIndex,
   host: string,
   clientNamespace: string,
   serviceNamespace: string,
+  clientLabels?: Record<string, string>,
 ): IndexedDestinationRule | undefined {
+  // A rule with a workloadSelector applies only to the selected workloads of its
+  // own namespace, as clients, and takes precedence there over rules without one.
+  if (clientLabels) {
+    const own = index.destinationRules.filter(
+      (dr) =>
+        dr.namespace === clientNamespace &&
+        selects(dr.object.object.spec.workloadSelector?.matchLabels, clientLabels) &&
+        hostMatches(dr.host, host),
+    );
+    if (own.length > 0) return mostSpecific(own, host);
+  }
   for (const ns of [clientNamespace, serviceNamespace, index.mesh.rootNamespace]) {
     const candidates = index.destinationRules.filter(
       (dr) =>
         dr.namespace === ns &&
+        !dr.object.object.spec.workloadSelector &&
         hostMatches(dr.host, host) &&
         (ns === clientNamespace || visibleTo(dr.exportTo, clientNamespace)),
     );
-    if (candidates.length > 0) {
-      return candidates.sort((a, b) => specificity(b.host, host) - specificity(a.host, host))[0];
-    }
+    if (candidates.length > 0) return mostSpecific(candidates, host);
   }
   return undefined;
+}
+
+function mostSpecific(candidates: IndexedDestinationRule[], host: string): IndexedDestinationRule | undefined {
+  {
+    const best = Math.max(...candidates.map((dr) => specificity(dr.host, host)));
+    const same = candidates.filter((dr) => specificity(dr.host, host) === best);
+    return same.length === 1 ? same[0] : mergeRules(same);
+  }
+}
+
+function mergeRules(rules: IndexedDestinationRule[]): IndexedDestinationRule {
+  const [first, ...rest] = rules as [IndexedDestinationRule, ...IndexedDestinationRule[]];
+  const spec = { ...first.object.object.spec, subsets: [...(first.object.object.spec.subsets ?? [])] };
+  for (const r of rest) {
+    const other = r.object.object.spec;
+    if (!spec.trafficPolicy && other.trafficPolicy) spec.trafficPolicy = other.trafficPolicy;
+    for (const subset of other.subsets ?? []) {
+      if (!spec.subsets.some((s) => s.name === subset.name)) spec.subsets.push(subset);
+    }
+  }
+  return { ...first, object: { ...first.object, object: { ...first.object.object, spec } } };
 }
 
 function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {

@@ -292,14 +292,6 @@ function analyzeRule(inputs: TranslationInputs, dr: IndexedDestinationRule, out:
       `no service in the registry matches host ${dr.host}; the rule has no effect`,
     );
   }
-  if (rule.spec.workloadSelector) {
-    report(
-      CLUSTER_CODES.fieldUnsupported,
-      "warning",
-      "spec.workloadSelector",
-      "not implemented: the rule applies to every client that sees it, not only to the selected workloads",
-    );
-  }
   const seen = new Set<string>();
   for (const [i, s] of (rule.spec.subsets ?? []).entries()) {
     if (seen.has(s.name)) {

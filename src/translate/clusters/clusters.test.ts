@@ -199,7 +199,6 @@ describe("analyzeDestinationRules", () => {
   it("reports every unsupported field once, with what happens instead", () => {
     const codes = analyzeDestinationRules(load("dr-unsupported.yaml")).map((x) => `${x.code} ${x.field}`);
     expect(codes).toEqual([
-      "TRL3205 spec.workloadSelector",
       "TRL3207 spec.trafficPolicy.loadBalancer.simple",
       "TRL3205 spec.trafficPolicy.loadBalancer.zoneAwareLbSetting",
       "TRL3205 spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes",

@@ -20,7 +20,7 @@ import type { TranslationContext } from "../context.js";
 
 /** The DestinationRule a proxy uses for a service (client namespace, then service namespace, then root). */
 export function ruleFor(ctx: TranslationContext, svc: ServiceModel): IndexedDestinationRule | undefined {
-  return destinationRuleFor(ctx.traffic, svc.host, ctx.proxy.namespace, svc.namespace);
+  return destinationRuleFor(ctx.traffic, svc.host, ctx.proxy.namespace, svc.namespace, { ...ctx.proxy.labels });
 }
 
 /** Subsets of a rule, first of each name (Istio rejects duplicates; analyze reports them). */
