@@ -15,6 +15,7 @@ describe("examples/mesh", () => {
     expect(result.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
     expect(result.objects.map((o) => o.object.kind).sort()).toEqual([
       "DestinationRule",
+      "DestinationRule",
       "PeerAuthentication",
       "ServiceEntry",
       "ServiceEntry",
