@@ -3,8 +3,6 @@
 export const TRANSLATE_CODES = {
   /** A kind that is validated but not yet translated into Envoy config. */
   kindNotTranslated: "TRL3001",
-  /** A field that is validated but not yet honoured by the translation. */
-  fieldNotHonoured: "TRL3002",
-  /** A ServiceEntry resolution that proxyless gRPC cannot use yet. */
-  resolutionUnsupported: "TRL3003",
+  // TRL3002 and TRL3003 are retired (ServiceEntry fields and resolutions are
+  // translated or reported under TRL32xx); never reuse them.
 } as const;
