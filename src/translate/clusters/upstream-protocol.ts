@@ -68,8 +68,16 @@ export function upstreamHttpOptions(
 /** The finished cluster, with the HTTP protocol options packed in if any were set. */
 export function finish(d: ClusterDraft): Cluster {
   if (d.http && Object.keys(d.http).length > 0) {
+    let http = d.http;
+    if (!http.explicit_http_config && !http.use_downstream_protocol_config && !http.auto_config) {
+      // HttpProtocolOptions.upstream_protocol_options is a required oneof (PGV `option
+      // (validate.required) = true`), and so is ExplicitHttpConfig.protocol_config: with only
+      // common/upstream options set (idle timeout, auto SNI on an HTTP/1.1 or TCP cluster) Envoy
+      // rejects the cluster. Say HTTP/1.1 explicitly, which is what Envoy speaks upstream anyway.
+      http = { ...http, explicit_http_config: { http_protocol_options: {} } };
+    }
     d.cluster.typed_extension_protocol_options = {
-      [HTTP_PROTOCOL_OPTIONS_KEY]: packAny(HTTP_PROTOCOL_OPTIONS_TYPE_URL, d.http),
+      [HTTP_PROTOCOL_OPTIONS_KEY]: packAny(HTTP_PROTOCOL_OPTIONS_TYPE_URL, http),
     };
   }
   return d.cluster;
