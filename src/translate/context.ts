@@ -3,10 +3,11 @@
 // TranslationContext.
 import type { MeshConfig } from "../config/mesh-config.js";
 import type { Sidecar } from "../config/networking/sidecar.js";
+import { resolveHost } from "../model/hosts.js";
 import type { ServiceModel, ServiceRegistry } from "../model/services.js";
 import type { MeshSnapshot, SourcedObject } from "../model/snapshot.js";
 import { sidecarFor, type TrafficIndex } from "../model/traffic.js";
-import { egressImports, parseEgressHosts } from "./egress.js";
+import { type EgressHost, egressImports, egressImportsVirtualService, parseEgressHosts } from "./egress.js";
 
 /**
  * Which generator a proxy gets. Proxyless gRPC clients get API listeners;
@@ -56,10 +57,15 @@ export function buildContext(inputs: TranslationInputs, proxy: ProxyTarget): Tra
         proxy.namespace,
       )
     : undefined;
+  const exported = (svc: ServiceModel) =>
+    svc.namespace === proxy.namespace || svc.exportTo.includes("*") || svc.exportTo.includes(proxy.namespace);
+  // Istio also imports the destinations of every VirtualService the Sidecar
+  // imports, so a route never points at a cluster the proxy does not have.
+  const destinations = imports ? importedDestinations(inputs, imports, proxy.namespace) : undefined;
   const visible = inputs.registry.services.filter(
     (svc) =>
-      (svc.namespace === proxy.namespace || svc.exportTo.includes("*") || svc.exportTo.includes(proxy.namespace)) &&
-      (!imports || egressImports(imports, svc.namespace, svc.host)),
+      exported(svc) &&
+      (!imports || egressImports(imports, svc.namespace, svc.host) || destinations?.has(svc.host) === true),
   );
   const chosen = new Map<string, ServiceModel>();
   for (const svc of visible) {
@@ -68,6 +74,26 @@ export function buildContext(inputs: TranslationInputs, proxy: ProxyTarget): Tra
   }
   const services = visible.filter((s) => chosen.get(s.host) === s);
   return { ...inputs, proxy, sidecar, services };
+}
+
+/** Hosts named as destinations by the mesh-bound VirtualServices that `imports` brings into a proxy's scope. */
+function importedDestinations(inputs: TranslationInputs, imports: EgressHost[], proxyNamespace: string): Set<string> {
+  const out = new Set<string>();
+  for (const vs of inputs.traffic.virtualServices) {
+    if (!vs.gateways.includes("mesh") || !egressImportsVirtualService(imports, vs)) continue;
+    if (!(vs.exportTo.includes("*") || vs.exportTo.includes(proxyNamespace))) continue;
+    const spec = vs.object.object.spec;
+    const routes = [...(spec.http ?? []), ...(spec.tcp ?? []), ...(spec.tls ?? [])];
+    for (const r of routes) {
+      for (const d of r.route ?? []) out.add(resolveHost(d.destination.host, vs.namespace, inputs.mesh.clusterDomain));
+    }
+    for (const r of spec.http ?? []) {
+      for (const m of [r.mirror, ...(r.mirrors ?? []).map((x) => x.destination)]) {
+        if (m) out.add(resolveHost(m.host, vs.namespace, inputs.mesh.clusterDomain));
+      }
+    }
+  }
+  return out;
 }
 
 /**

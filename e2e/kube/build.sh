@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Build etcd and kube-apiserver from their Go modules into a version-keyed cache.
+#
+#   e2e/kube/build.sh            # build if missing, print the two binary paths
+#   e2e/kube/build.sh --print    # only print the paths (exit 1 if not built)
+#
+# Env: KUBE_VERSION, ETCD_VERSION override the pins below;
+#      TRELLIS_E2E_CACHE overrides the cache root (default: <repo>/e2e/.cache).
+# Nothing here downloads a prebuilt binary: sources come from the Go module proxy.
+set -euo pipefail
+
+KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+cache="${TRELLIS_E2E_CACHE:-$repo/e2e/.cache}"
+bindir="$cache/bin"
+etcd_bin="$bindir/etcd-$ETCD_VERSION/etcd"
+kube_bin="$bindir/kube-apiserver-$KUBE_VERSION/kube-apiserver"
+
+print_paths() { echo "ETCD_BIN=$etcd_bin"; echo "KUBE_APISERVER_BIN=$kube_bin"; }
+
+if [[ "${1:-}" == "--print" ]]; then
+  print_paths
+  [[ -x "$etcd_bin" && -x "$kube_bin" ]]
+  exit $?
+fi
+
+log() { echo "[kube-build $(date -u +%H:%M:%S)] $*" >&2; }
+
+command -v go >/dev/null || { log "go not found on PATH"; exit 1; }
+export GOFLAGS="${GOFLAGS:--buildvcs=false} -mod=mod"
+export CGO_ENABLED=0
+export GOTOOLCHAIN=local   # never try to download a toolchain; use the installed Go
+
+# Wrapper modules live in the (git-ignored) cache, never in the tree.
+work="$cache/build"
+mkdir -p "$work" "$bindir"
+
+build_etcd() {
+  if [[ -x "$etcd_bin" ]]; then log "etcd $ETCD_VERSION cached: $etcd_bin"; return; fi
+  local d="$work/etcd-$ETCD_VERSION"
+  rm -rf "$d"; mkdir -p "$d"
+  log "etcd $ETCD_VERSION: creating wrapper module in $d"
+  cat >"$d/go.mod" <<MOD
+module trellis.local/e2e/etcd-build
+
+go 1.26.0
+MOD
+  # server/v3's own go.mod replaces its siblings with ../ paths, so `go install pkg@v`
+  # refuses it; as a dependency those replaces are ignored and the published
+  # api/client/pkg modules at the same version are used.
+  ( cd "$d" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" )
+  log "etcd $ETCD_VERSION: compiling"
+  mkdir -p "$(dirname "$etcd_bin")"
+  ( cd "$d" && go build -trimpath -ldflags "-s -w" -o "$etcd_bin.tmp" go.etcd.io/etcd/server/v3 )
+  mv "$etcd_bin.tmp" "$etcd_bin"
+  log "etcd $ETCD_VERSION: built $etcd_bin"
+}
+
+build_kube() {
+  if [[ -x "$kube_bin" ]]; then log "kube-apiserver $KUBE_VERSION cached: $kube_bin"; return; fi
+  local d="$work/kube-$KUBE_VERSION"
+  rm -rf "$d"; mkdir -p "$d"
+  local minor patch staging_version
+  minor="$(echo "$KUBE_VERSION" | cut -d. -f2)"
+  patch="$(echo "$KUBE_VERSION" | cut -d. -f3)"
+  staging_version="v0.$minor.$patch"
+  log "kube-apiserver $KUBE_VERSION: fetching k8s.io/kubernetes go.mod"
+  local gomod
+  gomod="$(cd "$d" && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
+  [[ -f "$gomod" ]] || { log "could not download k8s.io/kubernetes@$KUBE_VERSION go.mod"; exit 1; }
+  # Every `k8s.io/<x> => ./staging/...` replace becomes `k8s.io/<x> => k8s.io/<x> v0.Y.Z`.
+  local replaces
+  replaces="$(grep -E '^[[:space:]]*k8s\.io/[^ ]+ => \./staging/' "$gomod" | awk -v v="$staging_version" '{print "\t" $1 " => " $1 " " v}')"
+  local n; n="$(echo "$replaces" | grep -c . || true)"
+  [[ "$n" -gt 10 ]] || { log "found only $n staging replaces in $gomod; layout changed?"; exit 1; }
+  log "kube-apiserver $KUBE_VERSION: wrapper module with $n staging replaces -> $staging_version"
+  {
+    echo "module trellis.local/e2e/kube-apiserver-build"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "require k8s.io/kubernetes $KUBE_VERSION"
+    echo
+    echo "replace ("
+    echo "$replaces"
+    echo ")"
+  } >"$d/go.mod"
+  log "kube-apiserver $KUBE_VERSION: resolving dependencies (go get)"
+  ( cd "$d" && go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION" )
+  log "kube-apiserver $KUBE_VERSION: compiling (takes minutes on 2 cores)"
+  local pkg=k8s.io/component-base/version
+  local ldflags="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  mkdir -p "$(dirname "$kube_bin")"
+  ( cd "$d" && go build -trimpath -ldflags "$ldflags" -o "$kube_bin.tmp" k8s.io/kubernetes/cmd/kube-apiserver )
+  mv "$kube_bin.tmp" "$kube_bin"
+  log "kube-apiserver $KUBE_VERSION: built $kube_bin"
+}
+
+start=$(date +%s)
+build_etcd
+build_kube
+log "done in $(( $(date +%s) - start ))s"
+print_paths
