@@ -73,7 +73,12 @@ build_kube() {
   [[ -f "$gomod" ]] || { log "could not download k8s.io/kubernetes@$KUBE_VERSION go.mod"; exit 1; }
   # Every `k8s.io/<x> => ./staging/...` replace becomes `k8s.io/<x> => k8s.io/<x> v0.Y.Z`.
   local replaces
-  replaces="$(grep -E '^[[:space:]]*k8s\.io/[^ ]+ => \./staging/' "$gomod" | awk -v v="$staging_version" '{print "\t" $1 " => " $1 " " v}')"
+  # Only modules k8s.io/kubernetes actually requires (some staging modules, e.g.
+  # sample-cli-plugin, are not published for every release).
+  replaces="$(awk -v v="$staging_version" '
+    /^[[:space:]]*k8s\.io\/[^ ]+ v0\.0\.0/ { req[$1] = 1 }
+    /^[[:space:]]*k8s\.io\/[^ ]+ => \.\/staging\// { if ($1 in req) print "\t" $1 " => " $1 " " v }
+  ' "$gomod")"
   local n; n="$(echo "$replaces" | grep -c . || true)"
   [[ "$n" -gt 10 ]] || { log "found only $n staging replaces in $gomod; layout changed?"; exit 1; }
   log "kube-apiserver $KUBE_VERSION: wrapper module with $n staging replaces -> $staging_version"

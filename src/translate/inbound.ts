@@ -1,7 +1,10 @@
-// The ports a sidecar's own workload serves: every port of every service in the
-// proxy's namespace whose selector matches the proxy's labels. Shared by the
-// inbound listener (listeners/) and the inbound clusters (clusters/).
-import type { Protocol } from "../model/protocol.js";
+// The ports a sidecar's own workload serves: its Sidecar's ingress listeners
+// when it has any, else every port of every service in the proxy's namespace
+// whose selector matches the proxy's labels. Shared by the inbound listener
+// (listeners/) and the inbound clusters (clusters/), so every chain has its
+// cluster.
+import { isIP } from "node:net";
+import { type Protocol, selectProtocol } from "../model/protocol.js";
 import type { ServiceModel } from "../model/services.js";
 import type { TranslationContext } from "./context.js";
 
@@ -9,9 +12,11 @@ export interface InboundPort {
   /** The port the workload listens on (service targetPort, else the service port). */
   port: number;
   protocol: Protocol;
-  /** The service port that maps to it, and its service. */
-  servicePort: number;
-  service: ServiceModel;
+  /** The service port that maps to it, and its service (absent for a Sidecar ingress port no service declares). */
+  servicePort?: number;
+  service?: ServiceModel;
+  /** Sidecar ingress `captureMode: NONE`: served by a real listener bound here instead of a virtualInbound chain. */
+  bindTo?: string;
 }
 
 /** Envoy's own ports (admin, outbound/inbound capture, readiness, stats): never a workload's inbound port. */
@@ -19,7 +24,7 @@ const PROXY_PORTS = new Set([15000, 15001, 15006, 15021, 15090]);
 
 export function inboundPorts(ctx: TranslationContext): InboundPort[] {
   if (ctx.proxy.class !== "sidecar") return [];
-  const out = new Map<number, InboundPort>();
+  const fromServices = new Map<number, InboundPort>();
   for (const svc of ctx.registry.services) {
     if (svc.namespace !== ctx.proxy.namespace || !svc.selector) continue;
     if (!Object.entries(svc.selector).every(([k, v]) => ctx.proxy.labels[k] === v)) continue;
@@ -27,8 +32,27 @@ export function inboundPorts(ctx: TranslationContext): InboundPort[] {
       const port = p.targetPort ?? p.number;
       if (PROXY_PORTS.has(port)) continue;
       // Two services on one workload port: the first (by namespace/name) decides the protocol.
-      if (!out.has(port)) out.set(port, { port, protocol: p.protocol, servicePort: p.number, service: svc });
+      if (!fromServices.has(port))
+        fromServices.set(port, { port, protocol: p.protocol, servicePort: p.number, service: svc });
     }
+  }
+  const ingress = ctx.sidecar?.object.spec.ingress;
+  if (!ingress || ingress.length === 0) return [...fromServices.values()].sort((a, b) => a.port - b.port);
+  // The Sidecar's ingress listeners replace the service-derived ports (Istio);
+  // a service still declaring the port supplies its policies.
+  const out = new Map<number, InboundPort>();
+  for (const l of ingress) {
+    const port = l.port.number;
+    // Unix-socket binds are not programmed (reported by the listeners' analysis).
+    if (port === undefined || PROXY_PORTS.has(port) || out.has(port) || (l.bind && isIP(l.bind) === 0)) continue;
+    const svc = fromServices.get(port);
+    out.set(port, {
+      port,
+      protocol: selectProtocol({ protocol: l.port.protocol, name: l.port.name }),
+      servicePort: svc?.servicePort,
+      service: svc?.service,
+      bindTo: l.captureMode === "NONE" ? (l.bind ?? "0.0.0.0") : undefined,
+    });
   }
   return [...out.values()].sort((a, b) => a.port - b.port);
 }

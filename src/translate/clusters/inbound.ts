@@ -35,8 +35,9 @@ export function inboundClusters(ctx: TranslationContext): Cluster[] {
       },
     };
     if (upstreamIsHttp2(ip.protocol)) setHttp2(d);
-    const rule = ruleFor(ctx, ip.service)?.object.object;
-    const policy = policyForPort(rule?.spec.trafficPolicy, ip.servicePort).policy;
+    const rule = ip.service ? ruleFor(ctx, ip.service)?.object.object : undefined;
+    const policy =
+      ip.servicePort !== undefined ? policyForPort(rule?.spec.trafficPolicy, ip.servicePort).policy : undefined;
     applyConnectionPool(d, policy?.connectionPool, policy?.retryBudget);
     return finish(d);
   });

@@ -233,7 +233,7 @@ function checkDefaultEndpoint(emit: Emit, field: string, endpoint: string | unde
     C.ingressDefaultEndpoint,
     "warning",
     field,
-    `defaultEndpoint is not honoured yet: the inbound listener serves the ingress port, but its inbound cluster is only built for ports a service declares and forwards to the port the client dialled, not to ${endpoint}`,
+    `defaultEndpoint is not honoured yet: traffic on the ingress port is forwarded to the address and port the client dialled, not to ${endpoint}`,
   );
 }
 

@@ -17,7 +17,7 @@
 // buildContext also reads `.` as the proxy's namespace, a root-namespace
 // default Sidecar's `./*` imports less than in Istio.)
 import { isIP } from "node:net";
-import type { CaptureMode, IstioIngressListener } from "../../config/networking/sidecar.js";
+import type { CaptureMode } from "../../config/networking/sidecar.js";
 import { type Protocol, selectProtocol } from "../../model/protocol.js";
 import type { ServiceModel } from "../../model/services.js";
 import type { IndexedVirtualService } from "../../model/traffic.js";
@@ -115,36 +115,13 @@ export interface InboundChainPort {
   rateLimit?: InboundRateLimit;
 }
 
-function ingressPort(l: IstioIngressListener): InboundChainPort | undefined {
-  const number = l.port.number;
-  if (number === undefined || !isBindUsable(l.bind)) return undefined;
-  return {
-    port: number,
-    protocol: selectProtocol({ protocol: l.port.protocol, name: l.port.name }),
-    bindTo: l.captureMode === "NONE" ? (l.bind ?? "0.0.0.0") : undefined,
-  };
-}
-
 /**
  * The workload ports the inbound side serves: the Sidecar's ingress listeners
  * when it has any, else every port of the services selecting the workload
  * (`inboundPorts`). Ports owned by the sidecar itself are left out.
  */
 export function inboundChainPorts(ctx: TranslationContext, reserved: ReadonlySet<number>): InboundChainPort[] {
-  if (ctx.proxy.class !== "sidecar") return [];
-  const ingress = ctx.sidecar?.object.spec.ingress;
-  const out = new Map<number, InboundChainPort>();
-  if (ingress && ingress.length > 0) {
-    for (const l of ingress) {
-      const p = ingressPort(l);
-      if (p && !reserved.has(p.port) && !out.has(p.port)) out.set(p.port, p);
-    }
-  } else {
-    for (const p of inboundPorts(ctx)) {
-      if (!reserved.has(p.port)) {
-        out.set(p.port, { port: p.port, protocol: p.protocol, rateLimit: inboundRateLimit(ctx, p) });
-      }
-    }
-  }
-  return [...out.values()].sort((a, b) => a.port - b.port);
+  return inboundPorts(ctx)
+    .filter((p) => !reserved.has(p.port))
+    .map((p) => ({ port: p.port, protocol: p.protocol, bindTo: p.bindTo, rateLimit: inboundRateLimit(ctx, p) }));
 }

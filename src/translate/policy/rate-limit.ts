@@ -32,15 +32,16 @@ export interface InboundRateLimit {
 
 /** The RateLimits that apply to a workload's inbound port, in namespace/name order. */
 export function rateLimitsFor(ctx: TranslationContext, inbound: InboundPort): RateLimit[] {
-  if (!isHttp(inbound.protocol)) return [];
+  const svc = inbound.service;
+  if (!svc || !isHttp(inbound.protocol)) return [];
   return objectsOfKind<RateLimit>(ctx.snapshot, "RateLimit")
     .map((s) => s.object)
     .filter((rl) => {
       const ns = rl.metadata.namespace ?? "default";
       return (
-        resolveHost(rl.spec.host, ns, ctx.mesh.clusterDomain) === inbound.service.host &&
-        ns === inbound.service.namespace &&
-        (!rl.spec.ports || rl.spec.ports.includes(inbound.servicePort))
+        resolveHost(rl.spec.host, ns, ctx.mesh.clusterDomain) === svc.host &&
+        ns === svc.namespace &&
+        (!rl.spec.ports || (inbound.servicePort !== undefined && rl.spec.ports.includes(inbound.servicePort)))
       );
     })
     .sort((a, b) =>
