@@ -54,7 +54,7 @@ MOD
   ( cd "$d" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" )
   log "etcd $ETCD_VERSION: compiling"
   mkdir -p "$(dirname "$etcd_bin")"
-  ( cd "$d" && go build -trimpath -ldflags "-s -w" -o "$etcd_bin.tmp" go.etcd.io/etcd/server/v3 )
+  with_heartbeat "etcd $ETCD_VERSION" bash -c 'cd "$1" && go build -trimpath -ldflags "-s -w" -o "$2" go.etcd.io/etcd/server/v3' _ "$d" "$etcd_bin.tmp"
   mv "$etcd_bin.tmp" "$etcd_bin"
   log "etcd $ETCD_VERSION: built $etcd_bin"
 }
@@ -100,9 +100,29 @@ build_kube() {
   local ldflags="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
   mkdir -p "$(dirname "$kube_bin")"
-  ( cd "$d" && go build -trimpath -ldflags "$ldflags" -o "$kube_bin.tmp" k8s.io/kubernetes/cmd/kube-apiserver )
+  with_heartbeat "kube-apiserver $KUBE_VERSION" bash -c 'cd "$1" && go build -trimpath -ldflags "$2" -o "$3" k8s.io/kubernetes/cmd/kube-apiserver' _ "$d" "$ldflags" "$kube_bin.tmp"
   mv "$kube_bin.tmp" "$kube_bin"
   log "kube-apiserver $KUBE_VERSION: built $kube_bin"
+}
+
+# `go build` is silent for minutes: print a heartbeat while a command runs.
+with_heartbeat() {
+  local what="$1"; shift
+  local t0; t0=$(date +%s)
+  (
+    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep 30 & sp=$!
+      wait "$sp"
+      log "$what: still compiling ($(( $(date +%s) - t0 ))s)"
+    done
+  ) >/dev/null &
+  local hb=$!
+  local rc=0
+  "$@" || rc=$?
+  kill "$hb" 2>/dev/null || true
+  wait "$hb" 2>/dev/null || true
+  return "$rc"
 }
 
 start=$(date +%s)
