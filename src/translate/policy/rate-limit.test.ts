@@ -47,9 +47,12 @@ describe("RateLimit", () => {
     tokenBucket: { maxTokens: 5, fillInterval: 1m }
   - tokenBucket: { maxTokens: 100, tokensPerFill: 50, fillInterval: 500ms }`);
     expect(analyzeRateLimits(inputs)).toEqual([]);
+    expect(ports.map((p) => [p.port, p.protocol])).toEqual([
+      [8080, "HTTP"],
+      [9090, "TCP"],
+    ]);
     const http = ports.find((p) => p.port === 8080);
     const tcp = ports.find((p) => p.port === 9090);
-    expect(http && tcp).toBeTruthy();
     expect(inboundRateLimit(ctx, tcp as NonNullable<typeof tcp>)).toBeUndefined();
     const rl = inboundRateLimit(ctx, http as NonNullable<typeof http>);
     const routes = rl?.routes({ cluster: "inbound|8080||" }) ?? [];
