@@ -41,7 +41,7 @@
 // It must not import xds/, translate/ or config/.
 import { isIPv4, isIPv6 } from "node:net";
 import protobuf from "protobufjs";
-import { checkProtoJson, toProtoJson } from "./proto-json.js";
+import { checkProtoJson, toProtoJson, WRAPPERS } from "./proto-json.js";
 import { envoyRoot } from "./protos.js";
 
 export interface PgvViolation {
@@ -190,18 +190,8 @@ const SCALAR_RULES = new Set([
   "bytes",
 ]);
 
-/** The scalar each wrapper carries: `(validate.rules).uint32` on a UInt32Value applies to its value. */
-const WRAPPERS: Record<string, string> = {
-  ".google.protobuf.DoubleValue": "double",
-  ".google.protobuf.FloatValue": "float",
-  ".google.protobuf.Int64Value": "int64",
-  ".google.protobuf.UInt64Value": "uint64",
-  ".google.protobuf.Int32Value": "int32",
-  ".google.protobuf.UInt32Value": "uint32",
-  ".google.protobuf.BoolValue": "bool",
-  ".google.protobuf.StringValue": "string",
-  ".google.protobuf.BytesValue": "bytes",
-};
+// WRAPPERS (proto-json.ts): the scalar each wrapper carries, so `(validate.rules).uint32`
+// on a UInt32Value applies to its value.
 
 const TYPED_STRUCTS = new Set([".xds.type.v3.TypedStruct", ".udpa.type.v1.TypedStruct"]);
 

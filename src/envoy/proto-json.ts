@@ -145,7 +145,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 // ---------------------------------------------------------------------------
 // Well-known types with a special JSON mapping
 
-const WRAPPERS: Record<string, string> = {
+/** The scalar each google.protobuf wrapper type carries. */
+export const WRAPPERS: Readonly<Record<string, string>> = {
   ".google.protobuf.DoubleValue": "double",
   ".google.protobuf.FloatValue": "float",
   ".google.protobuf.Int64Value": "int64",
