@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import type { ServiceEntry } from "../config/networking/service-entry.js";
 import type { WorkloadEntry, WorkloadEntrySpec } from "../config/networking/workload-entry.js";
 import type { Diagnostic, ObjectRef } from "./diagnostic.js";
+import { labelsMatch } from "./labels.js";
 import { type Protocol, selectProtocol } from "./protocol.js";
 import { type MeshSnapshot, objectsOfKind, type SourcedObject } from "./snapshot.js";
 
@@ -57,7 +58,7 @@ export function endpointsMatching(
   selector: Record<string, string> | undefined,
 ): EndpointModel[] {
   if (!selector) return [...endpoints];
-  return endpoints.filter((e) => Object.entries(selector).every(([k, v]) => e.labels[k] === v));
+  return endpoints.filter((e) => labelsMatch(selector, e.labels));
 }
 
 /** The service for `host` as seen from `namespace`: one declared in that namespace wins, else the first visible one. */
@@ -106,8 +107,7 @@ function endpointOf(
 }
 
 function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
-  if (!selector) return false;
-  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+  return !!selector && labelsMatch(selector, labels);
 }
 
 export function buildRegistry(snapshot: MeshSnapshot): ServiceRegistry {

@@ -6,6 +6,7 @@ import type { DestinationRule } from "../config/networking/destination-rule.js";
 import type { Sidecar } from "../config/networking/sidecar.js";
 import type { VirtualService } from "../config/networking/virtual-service.js";
 import { hostMatches, resolveHost } from "./hosts.js";
+import { labelsMatch } from "./labels.js";
 import { type MeshSnapshot, objectsOfKind, type SourcedObject } from "./snapshot.js";
 
 export interface IndexedVirtualService {
@@ -156,7 +157,7 @@ function mergeRules(rules: IndexedDestinationRule[]): IndexedDestinationRule {
 }
 
 function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
-  return !!selector && Object.entries(selector).every(([k, v]) => labels[k] === v);
+  return !!selector && labelsMatch(selector, labels);
 }
 
 /**

@@ -4,6 +4,7 @@
 // (listeners/) and the inbound clusters (clusters/), so every chain has its
 // cluster.
 import { isIP } from "node:net";
+import { labelsMatch } from "../model/labels.js";
 import { type Protocol, selectProtocol } from "../model/protocol.js";
 import type { ServiceModel } from "../model/services.js";
 import type { TranslationContext } from "./context.js";
@@ -27,7 +28,7 @@ export function inboundPorts(ctx: TranslationContext): InboundPort[] {
   const fromServices = new Map<number, InboundPort>();
   for (const svc of ctx.registry.services) {
     if (svc.namespace !== ctx.proxy.namespace || !svc.selector) continue;
-    if (!Object.entries(svc.selector).every(([k, v]) => ctx.proxy.labels[k] === v)) continue;
+    if (!labelsMatch(svc.selector, ctx.proxy.labels)) continue;
     for (const p of svc.ports) {
       const port = p.targetPort ?? p.number;
       if (PROXY_PORTS.has(port)) continue;

@@ -8,6 +8,7 @@
 // The static predicates (port, sourceLabels, sourceNamespace, gateways) are
 // decided here, for this proxy; destinationSubnets is the only one Envoy
 // evaluates per connection (prefix_ranges).
+import { labelsMatch } from "../../model/labels.js";
 import type { ServiceModel } from "../../model/services.js";
 import type { IndexedVirtualService } from "../../model/traffic.js";
 import type { TranslationContext } from "../context.js";
@@ -26,7 +27,7 @@ interface StaticMatch {
 /** The predicates a tcp or tls match shares, evaluated for a sidecar (its only gateway is `mesh`). */
 export function matchesProxy(m: StaticMatch, ctx: TranslationContext, listenPort: number): boolean {
   const gatewayOk = !m.gateways || m.gateways.length === 0 || m.gateways.includes("mesh");
-  const labelsOk = Object.entries(m.sourceLabels ?? {}).every(([k, v]) => ctx.proxy.labels[k] === v);
+  const labelsOk = labelsMatch(m.sourceLabels ?? {}, ctx.proxy.labels);
   const portOk = m.port === undefined || m.port === 0 || m.port === listenPort;
   const nsOk = !m.sourceNamespace || m.sourceNamespace === ctx.proxy.namespace;
   return gatewayOk && labelsOk && portOk && nsOk;

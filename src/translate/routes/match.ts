@@ -2,10 +2,12 @@
 // proxy being translated (Istio's sourceMatchHTTP and port check): a clause
 // bound to other gateways, other source labels or another source namespace, or
 // to another port, is left out of this proxy's routes.
+
 import type { HTTPMatchRequest, StringMatch } from "../../config/networking/virtual-service.js";
 import type { HeaderMatcher } from "../../envoy/generated/envoy/config/route/v3/HeaderMatcher.js";
 import type { QueryParameterMatcher } from "../../envoy/generated/envoy/config/route/v3/QueryParameterMatcher.js";
 import type { RouteMatch } from "../../envoy/generated/envoy/config/route/v3/RouteMatch.js";
+import { labelsMatch } from "../../model/labels.js";
 import type { ProxyTarget } from "../context.js";
 import { isHeaderText, isRe2Compatible } from "./regex.js";
 import { isPresenceMatch, stringMatcher } from "./string-match.js";
@@ -51,8 +53,7 @@ export function clauseSkip(m: HTTPMatchRequest, proxy: ProxyTarget, port: number
     // A clause naming gateways applies to sidecars only if it names "mesh"; source labels are then not checked (Istio).
     if (!m.gateways.includes(MESH_GATEWAY)) return "gateway";
   } else {
-    const labels = m.sourceLabels ?? {};
-    if (!Object.entries(labels).every(([k, v]) => proxy.labels[k] === v)) return "source";
+    if (!labelsMatch(m.sourceLabels ?? {}, proxy.labels)) return "source";
     if (m.sourceNamespace && m.sourceNamespace !== proxy.namespace) return "source";
   }
   const names = [...Object.keys(m.headers ?? {}), ...Object.keys(m.withoutHeaders ?? {})];
