@@ -19,6 +19,14 @@ program
   .command("serve")
   .description("run the control plane")
   .option("--config <dir>", "directory of mesh YAML files (file source, hot-reloaded)", "examples/mesh")
+  .option("--kube", "watch the Kubernetes API (Services, EndpointSlices, Pods, mesh CRDs) instead of --config")
+  .option("--kubeconfig <file>", "kubeconfig for --kube (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+  .option(
+    "--namespace <ns>",
+    "control-plane namespace, where the leader Lease lives (default: $POD_NAMESPACE or trellis-system)",
+  )
+  .option("--pod-name <name>", "this replica's identity for leader election (default: $POD_NAME or the host name)")
+  .option("--no-leader-elect", "with --kube: write CR status from this replica without electing a leader")
   .option("--mesh-config <file>", "MeshConfig YAML (trustDomain, rootNamespace, outboundTrafficPolicy, …)")
   .option("--xds-address <host:port>", "plaintext xDS listen address (development only)", "127.0.0.1:15010")
   .option("--admin-address <host:port>", "admin HTTP listen address (health, metrics, debug)", "127.0.0.1:15014")
@@ -28,6 +36,11 @@ program
   .action(async (o) => {
     const running = await serve({
       config: o.config,
+      kube: o.kube === true,
+      kubeconfig: o.kubeconfig,
+      namespace: o.namespace ?? process.env.POD_NAMESPACE,
+      podName: o.podName ?? process.env.POD_NAME,
+      leaderElect: o.leaderElect,
       meshConfig: o.meshConfig,
       xdsAddress: o.xdsAddress,
       adminAddress: o.adminAddress,

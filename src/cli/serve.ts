@@ -6,10 +6,14 @@ import { resolve } from "node:path";
 import client from "prom-client";
 import YAML from "yaml";
 import { buildAdminServer } from "../admin/server.js";
+import type { SourceObject } from "../config/index.js";
 import { DEFAULT_MESH_CONFIG, type MeshConfig, parseMeshConfig } from "../config/mesh-config.js";
 import { type Diagnostic, formatDiagnostic } from "../model/diagnostic.js";
-import { buildSnapshot, isEmptyChange, type MeshSnapshot } from "../model/snapshot.js";
+import type { SourcedObject } from "../model/snapshot.js";
+import { buildSnapshot, type ChangeSet, isEmptyChange, type MeshSnapshot } from "../model/snapshot.js";
 import { type FileLoadResult, FileSource, mergeWithLastGood } from "../sources/file/index.js";
+import { KubeHttp, type KubeLoadResult, KubeSource, loadKubeConfig, StatusWriter } from "../sources/kube/index.js";
+import { LeaderElector } from "../sources/kube/leader.js";
 import { acceptAll } from "../xds/auth.js";
 import { Debouncer } from "../xds/debounce.js";
 import { XdsMetrics } from "../xds/metrics.js";
@@ -18,7 +22,22 @@ import { createLogger } from "./logger.js";
 import { ViewCache } from "./views.js";
 
 export interface ServeOptions {
+  /** Directory of mesh YAML (file source); ignored with `kube`. */
   config: string;
+  /** Watch the Kubernetes API instead of a directory. */
+  kube?: boolean;
+  /** Kubeconfig file; else $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
+  kubeconfig?: string;
+  /** Control-plane namespace (the leader Lease lives here). */
+  namespace?: string;
+  /** This replica's identity for leader election (the pod name). */
+  podName?: string;
+  /** Elect a leader to write CR status (default true with `kube`). */
+  leaderElect?: boolean;
+  /** Leader election timings (tests shorten them). */
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
   /** Optional MeshConfig YAML file; Istio-style defaults otherwise. */
   meshConfig?: string;
   xdsAddress: string;
@@ -38,6 +57,11 @@ function splitHostPort(address: string): { host: string; port: number } {
   const i = address.lastIndexOf(":");
   if (i < 0) throw new Error(`address "${address}" must be host:port`);
   return { host: address.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(address.slice(i + 1)) };
+}
+
+function summarise(c: ChangeSet): Record<string, unknown> {
+  // Counts, not names: a kube source can change thousands of objects at once.
+  return { added: c.added.length, updated: c.updated.length, removed: c.removed.length, kinds: [...c.kinds] };
 }
 
 function loadMeshConfig(file: string | undefined): MeshConfig {
@@ -71,6 +95,12 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     labelNames: ["result"],
     registers: [registry],
   });
+  const statusWrites = new client.Counter({
+    name: "trellis_status_writes_total",
+    help: "Status updates written to mesh custom resources (leader only), by result",
+    labelNames: ["result"],
+    registers: [registry],
+  });
   const mesh = loadMeshConfig(opts.meshConfig);
   const views = new ViewCache(mesh);
   const xds = new XdsServer({
@@ -90,12 +120,14 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   });
 
   let merged: FileLoadResult | undefined;
+  let sourceDiagnostics: readonly Diagnostic[] = [];
   let snapshot: MeshSnapshot | undefined;
   let pendingSnapshot: MeshSnapshot | undefined;
   let loadedAt: string | undefined;
   let reported = new Set<string>();
+  let statusWriter: StatusWriter | undefined;
 
-  const diagnostics = (): Diagnostic[] => [...(merged?.diagnostics ?? []), ...views.diagnostics()];
+  const diagnostics = (): Diagnostic[] => [...sourceDiagnostics, ...views.diagnostics()];
   const reportDiagnostics = () => {
     const all = diagnostics();
     const next = new Set<string>();
@@ -113,17 +145,18 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
     reported = next;
     for (const [severity, n] of Object.entries(counts)) configErrors.set({ severity }, n);
+    statusWriter?.schedule();
   };
 
-  const apply = (result: FileLoadResult, initial: boolean) => {
-    const hasErrors = result.diagnostics.some((d) => d.severity === "error");
+  const apply = (
+    objects: readonly SourcedObject<SourceObject>[],
+    newDiagnostics: readonly Diagnostic[],
+    initial: boolean,
+  ) => {
+    const hasErrors = newDiagnostics.some((d) => d.severity === "error");
     configLoads.inc({ result: hasErrors ? "invalid" : "ok" });
-    merged = mergeWithLastGood(merged, result);
-    const built = buildSnapshot(
-      snapshot,
-      merged.objects.map((o) => ({ object: o.object, source: o.source })),
-      merged.diagnostics,
-    );
+    sourceDiagnostics = newDiagnostics;
+    const built = buildSnapshot(snapshot, objects, newDiagnostics);
     if (!initial && isEmptyChange(built.changes)) {
       reportDiagnostics();
       return;
@@ -134,7 +167,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       {
         version: snapshot.version,
         objects: snapshot.objects.length,
-        changes: { ...built.changes, kinds: [...built.changes.kinds] },
+        changes: summarise(built.changes),
       },
       initial ? "configuration loaded" : "configuration changed",
     );
@@ -147,19 +180,76 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
   };
 
-  const configDir = resolve(opts.config);
-  if (!statSync(configDir, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new Error(`--config ${opts.config}: no such directory (expected a directory of mesh YAML files)`);
+  let stopSource: () => Promise<void>;
+  let sourceInfo: () => Record<string, unknown>;
+  let elector: LeaderElector | undefined;
+  if (opts.kube) {
+    const kubeConfig = loadKubeConfig(opts.kubeconfig);
+    const http = new KubeHttp(kubeConfig);
+    const applyKube = (r: KubeLoadResult, initial: boolean) => apply(r.objects, r.diagnostics, initial);
+    const source = new KubeSource({ http, logger: log, onUpdate: (r) => applyKube(r, false) });
+    const namespace = opts.namespace ?? "trellis-system";
+    const identity = opts.podName ?? hostname();
+    if (opts.leaderElect ?? true) {
+      elector = new LeaderElector({
+        kubeConfig,
+        namespace,
+        name: "trellis-leader",
+        identity,
+        leaseDurationMs: opts.leaseDurationMs,
+        renewDeadlineMs: opts.renewDeadlineMs,
+        retryPeriodMs: opts.retryPeriodMs,
+        logger: log,
+        onStartedLeading: () => {
+          log.info({ identity }, "became leader: writing CR status");
+          statusWriter?.schedule();
+        },
+        onStoppedLeading: () => log.info({ identity }, "no longer leader: not writing CR status"),
+      });
+    }
+    const leading = elector ? () => elector?.isLeader() === true : () => true;
+    statusWriter = new StatusWriter({
+      http,
+      resources: () => source.meshResources(),
+      diagnostics,
+      isLeader: leading,
+      logger: log,
+      onWrite: (_info, ok) => statusWrites.inc({ result: ok ? "ok" : "failed" }),
+    });
+    log.info({ server: http.server }, "watching the Kubernetes API");
+    applyKube(await source.start(), true);
+    elector?.start();
+    stopSource = async () => {
+      await statusWriter?.stop();
+      await elector?.stop({ release: true });
+      await source.stop();
+    };
+    sourceInfo = () => ({
+      source: `kubernetes ${http.server}`,
+      leader: elector ? { identity, leading: elector.isLeader(), current: elector.leader() } : undefined,
+      informers: source.informerStates(),
+    });
+  } else {
+    const configDir = resolve(opts.config);
+    if (!statSync(configDir, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new Error(`--config ${opts.config}: no such directory (expected a directory of mesh YAML files)`);
+    }
+    const applyFiles = (result: FileLoadResult, initial: boolean) => {
+      merged = mergeWithLastGood(merged, result);
+      apply(merged.objects, merged.diagnostics, initial);
+    };
+    const source = new FileSource(configDir, {
+      onUpdate: (r) => applyFiles(r, false),
+      onError: (err) =>
+        log.error(
+          { err, config: configDir },
+          "watching the configuration directory failed; serving the last loaded configuration",
+        ),
+    });
+    applyFiles(await source.start(), true);
+    stopSource = () => source.stop();
+    sourceInfo = () => ({ source: configDir });
   }
-  const source = new FileSource(configDir, {
-    onUpdate: (r) => apply(r, false),
-    onError: (err) =>
-      log.error(
-        { err, config: configDir },
-        "watching the configuration directory failed; serving the last loaded configuration",
-      ),
-  });
-  apply(await source.start(), true);
 
   const xdsPort = await xds.listen(opts.xdsAddress);
   const admin = buildAdminServer({
@@ -168,7 +258,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     state: {
       ready: () => snapshot !== undefined,
       diagnostics,
-      configInfo: () => ({ source: configDir, snapshotVersion: snapshot?.version, loadedAt }),
+      configInfo: () => ({ ...sourceInfo(), snapshotVersion: snapshot?.version, loadedAt }),
     },
   });
   const adminAddr = splitHostPort(opts.adminAddress);
@@ -178,7 +268,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     {
       xds: `${splitHostPort(opts.xdsAddress).host}:${xdsPort}`,
       admin: `${adminAddr.host}:${adminPort}`,
-      config: configDir,
+      ...sourceInfo(),
+      informers: undefined,
     },
     "trellis serving (plaintext xDS: development mode)",
   );
@@ -188,7 +279,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     stopping ??= (async () => {
       log.info("shutting down");
       debouncer.stop();
-      await source.stop();
+      await stopSource();
       await xds.shutdown(5_000);
       await admin.close();
       log.info("stopped");

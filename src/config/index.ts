@@ -22,6 +22,7 @@ import { VirtualServiceSchema, VirtualServiceSpec } from "./networking/virtual-s
 import { WorkloadEntrySchema, WorkloadEntrySpec } from "./networking/workload-entry.js";
 import { WorkloadGroupSchema, WorkloadGroupSpec } from "./networking/workload-group.js";
 import { RateLimitSchema, RateLimitSpec } from "./policy/rate-limit.js";
+import { isPlatformKind, PLATFORM_KINDS, type PlatformObject } from "./platform.js";
 import { showValue } from "./primitives.js";
 import { AuthorizationPolicySchema, AuthorizationPolicySpec } from "./security/authorization-policy.js";
 import { PeerAuthenticationSchema, PeerAuthenticationSpec } from "./security/peer-authentication.js";
@@ -39,6 +40,7 @@ export * from "./networking/virtual-service.js";
 export * from "./networking/workload-entry.js";
 export * from "./networking/workload-group.js";
 export * from "./object-meta.js";
+export * from "./platform.js";
 export * from "./policy/rate-limit.js";
 export * from "./primitives.js";
 export * from "./security/authorization-policy.js";
@@ -155,4 +157,23 @@ export function parseMeshObject(doc: unknown): ParseResult<MeshObject> {
   const result = schema.safeParse(input, { reportInput: true });
   if (!result.success) return { ok: false, errors: toFieldErrors(result.error, schema) };
   return { ok: true, value: result.data as MeshObject };
+}
+
+/** A mesh object or one of the Kubernetes objects the model reads (Service, EndpointSlice, Pod, Namespace, Node). */
+export type SourceObject = MeshObject | PlatformObject;
+
+/**
+ * Like parseMeshObject, but also accepts the platform kinds, validated
+ * leniently (see platform.ts): what a Kubernetes source or a directory of
+ * `kubectl get -o yaml` output holds.
+ */
+export function parseSourceObject(doc: unknown): ParseResult<SourceObject> {
+  if (isPlainObject(doc) && isPlatformKind(doc.kind)) {
+    const info = PLATFORM_KINDS[doc.kind];
+    const schema: z.ZodType = info.schema;
+    const result = schema.safeParse(pruneNulls(doc), { reportInput: true });
+    if (!result.success) return { ok: false, errors: toFieldErrors(result.error, schema) };
+    return { ok: true, value: result.data as PlatformObject };
+  }
+  return parseMeshObject(doc);
 }

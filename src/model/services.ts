@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import type { ServiceEntry } from "../config/networking/service-entry.js";
 import type { WorkloadEntry, WorkloadEntrySpec } from "../config/networking/workload-entry.js";
 import type { Diagnostic, ObjectRef } from "./diagnostic.js";
+import { kubernetesServices } from "./kube-services.js";
 import { labelsMatch } from "./labels.js";
 import { type Protocol, selectProtocol } from "./protocol.js";
 import { type MeshSnapshot, objectsOfKind, type SourcedObject } from "./snapshot.js";
@@ -110,8 +111,14 @@ function selects(selector: Record<string, string> | undefined, labels: Record<st
   return !!selector && labelsMatch(selector, labels);
 }
 
-export function buildRegistry(snapshot: MeshSnapshot): ServiceRegistry {
-  const diagnostics: Diagnostic[] = [];
+/**
+ * Every service of the snapshot: Kubernetes Services first, then
+ * ServiceEntries. A ServiceEntry declaring the host of a Kubernetes Service in
+ * the same namespace is reported and ignored, as a duplicate ServiceEntry is.
+ */
+export function buildRegistry(snapshot: MeshSnapshot, clusterDomain = "cluster.local"): ServiceRegistry {
+  const kube = kubernetesServices(snapshot, clusterDomain);
+  const diagnostics: Diagnostic[] = [...kube.diagnostics];
   const entries = objectsOfKind<ServiceEntry>(snapshot, "ServiceEntry").sort((a, b) =>
     `${a.object.metadata.namespace}/${a.object.metadata.name}`.localeCompare(
       `${b.object.metadata.namespace}/${b.object.metadata.name}`,
@@ -119,7 +126,8 @@ export function buildRegistry(snapshot: MeshSnapshot): ServiceRegistry {
   );
   const workloads = objectsOfKind<WorkloadEntry>(snapshot, "WorkloadEntry");
   const seen = new Map<string, ObjectRef>();
-  const services: ServiceModel[] = [];
+  const services: ServiceModel[] = [...kube.services];
+  for (const svc of kube.services) seen.set(`${svc.namespace}/${svc.host}`, svc.origin);
   for (const se of entries) {
     const spec = se.object.spec;
     const namespace = se.object.metadata.namespace ?? "default";
@@ -169,7 +177,7 @@ export function buildRegistry(snapshot: MeshSnapshot): ServiceRegistry {
           severity: "warning",
           object: origin,
           field: "spec.hosts",
-          message: `host ${host} is already declared in namespace ${namespace} by ServiceEntry ${first.name}; this declaration is ignored`,
+          message: `host ${host} is already declared in namespace ${namespace} by ${first.kind} ${first.name}; this declaration is ignored`,
         });
         continue;
       }

@@ -2,6 +2,7 @@
 // act on, or that references something missing. Computed once per snapshot,
 // independent of which proxies are connected, so logs, /debug and
 // `trellis analyze` agree. Each feature area analyses its own kinds.
+import { isPlatformKind } from "../config/platform.js";
 import type { Diagnostic } from "../model/diagnostic.js";
 import { refOf } from "../model/services.js";
 import { analyzeDestinationRules } from "./clusters/analyze.js";
@@ -24,7 +25,7 @@ const TRANSLATED_KINDS = new Set([
 export function analyzeSnapshot(inputs: TranslationInputs): Diagnostic[] {
   const out: Diagnostic[] = [...inputs.registry.diagnostics];
   for (const s of inputs.snapshot.objects) {
-    if (TRANSLATED_KINDS.has(s.object.kind)) continue;
+    if (TRANSLATED_KINDS.has(s.object.kind) || isPlatformKind(s.object.kind)) continue;
     out.push({
       code: TRANSLATE_CODES.kindNotTranslated,
       severity: "warning",

@@ -35,7 +35,7 @@ export function prepare(
   snapshot: MeshSnapshot,
   mesh: MeshConfig,
 ): { inputs: TranslationInputs; diagnostics: Diagnostic[] } {
-  const registry = buildRegistry(snapshot);
+  const registry = buildRegistry(snapshot, mesh.clusterDomain);
   const inputs: TranslationInputs = { snapshot, mesh, registry, traffic: buildTrafficIndex(snapshot, mesh) };
   return { inputs, diagnostics: analyzeSnapshot(inputs) };
 }

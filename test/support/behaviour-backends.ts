@@ -11,6 +11,8 @@ export interface BehaviourOptions {
   failAll?: boolean;
   /** Answer after this many milliseconds. */
   delayMs?: number;
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
 }
 
 export interface BehaviourBackend {
@@ -58,7 +60,7 @@ export async function startBehaviourBackend(name: string, opts: BehaviourOptions
     },
   });
   b.port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) =>
+    server.bindAsync(`${opts.host ?? "127.0.0.1"}:0`, grpc.ServerCredentials.createInsecure(), (err, port) =>
       err ? reject(err) : resolve(port),
     ),
   );

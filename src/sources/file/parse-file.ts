@@ -2,7 +2,7 @@
 // every document that is not one. No I/O.
 
 import { parseAllDocuments } from "yaml";
-import { parseMeshObject } from "../../config/index.js";
+import { isPlatformKind, PLATFORM_KINDS, parseSourceObject } from "../../config/index.js";
 import type { Diagnostic, ObjectRef } from "../../model/diagnostic.js";
 import { FILE_SOURCE_CODES } from "./codes.js";
 import type { FileLoadResult } from "./types.js";
@@ -70,7 +70,7 @@ export function parseYamlFile(file: string, text: string): FileLoadResult {
     }
     // Empty documents (only comments, or a trailing `---`) are not objects.
     if (value === null || value === undefined) continue;
-    const parsed = parseMeshObject(value);
+    const parsed = parseSourceObject(value);
     if (!parsed.ok) {
       const ref = refOf(value, file, documentIndex);
       for (const error of parsed.errors) {
@@ -86,7 +86,9 @@ export function parseYamlFile(file: string, text: string): FileLoadResult {
       continue;
     }
     // The parsed object is a fresh copy, so filling in the namespace touches nothing else.
-    parsed.value.metadata.namespace ??= DEFAULT_NAMESPACE;
+    const kind = parsed.value.kind;
+    const clusterScoped = isPlatformKind(kind) && !PLATFORM_KINDS[kind].namespaced;
+    if (!clusterScoped) parsed.value.metadata.namespace ??= DEFAULT_NAMESPACE;
     result.objects.push({ object: parsed.value, source: { file, documentIndex } });
   }
   return result;

@@ -1,4 +1,4 @@
-import type { MeshObject } from "../../config/index.js";
+import type { SourceObject } from "../../config/index.js";
 import type { Diagnostic } from "../../model/diagnostic.js";
 
 /** Where an object came from: a path relative to the watched directory (always with `/`) and a 0-based document index. */
@@ -8,7 +8,7 @@ export interface ObjectSource {
 }
 
 export interface LoadedObject {
-  object: MeshObject;
+  object: SourceObject;
   source: ObjectSource;
 }
 
