@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
 import { parse as parseYaml } from "yaml";
 import { type KubeconfigCreds, kubeRequest } from "./harness.js";
 
@@ -108,4 +109,39 @@ export function localEndpointAddress(): string | undefined {
     }
   }
   return undefined;
+}
+
+export type Reply = { backend: string };
+
+export function call(client: grpc.Client, deadlineMs = 2_000): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    // biome-ignore lint/suspicious/noExplicitAny: generic client method
+    (client as any).Echo(
+      { text: "hi" },
+      new grpc.Metadata(),
+      { deadline: Date.now() + deadlineMs },
+      (err: Error | null, res: Reply) => (err ? reject(err) : resolve(res)),
+    );
+  });
+}
+
+/** Which backends answer `n` calls (failed calls count under "error"). */
+export async function spread(client: grpc.Client, n: number): Promise<Record<string, number>> {
+  const seen: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const key = await call(client).then(
+      (r) => r.backend,
+      () => "error",
+    );
+    seen[key] = (seen[key] ?? 0) + 1;
+  }
+  return seen;
+}
+
+export async function pushes(adminUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^trellis_xds_pushes_total\{type="([^"]+)"\} (\d+)/gm))
+    out[m[1] as string] = Number(m[2]);
+  return out;
 }

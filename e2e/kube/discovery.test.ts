@@ -10,43 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoClient } from "../../test/support/backends.js";
 import { type BehaviourBackend, startBehaviourBackend } from "../../test/support/behaviour-backends.js";
 import { runTrellis, startTrellis, type TrellisProcess } from "../../test/support/trellis-process.js";
-import { applyCrds, localEndpointAddress, Objects, until } from "./cluster.js";
+import { applyCrds, call, localEndpointAddress, Objects, pushes, spread, until } from "./cluster.js";
 import { type KubeconfigCreds, type KubeHarness, kubeRequest, loadKubeconfig, startKube } from "./harness.js";
-
-type Reply = { backend: string };
-
-function call(client: grpc.Client, deadlineMs = 2_000): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    // biome-ignore lint/suspicious/noExplicitAny: generic client method
-    (client as any).Echo(
-      { text: "hi" },
-      new grpc.Metadata(),
-      { deadline: Date.now() + deadlineMs },
-      (err: Error | null, res: Reply) => (err ? reject(err) : resolve(res)),
-    );
-  });
-}
-
-/** Which backends answer `n` calls (failed calls count under "error"). */
-async function spread(client: grpc.Client, n: number): Promise<Record<string, number>> {
-  const seen: Record<string, number> = {};
-  for (let i = 0; i < n; i++) {
-    const key = await call(client).then(
-      (r) => r.backend,
-      () => "error",
-    );
-    seen[key] = (seen[key] ?? 0) + 1;
-  }
-  return seen;
-}
-
-async function pushes(adminUrl: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^trellis_xds_pushes_total\{type="([^"]+)"\} (\d+)/gm))
-    out[m[1] as string] = Number(m[2]);
-  return out;
-}
 
 describe("Kubernetes discovery through a real API server", () => {
   const ns = `trellis-disc-${Date.now().toString(36)}`;

@@ -27,6 +27,9 @@ program
   )
   .option("--pod-name <name>", "this replica's identity for leader election (default: $POD_NAME or the host name)")
   .option("--no-leader-elect", "with --kube: write CR status from this replica without electing a leader")
+  .option("--lease-duration <ms>", "leader Lease duration: a crashed leader is replaced after this long", int, 15_000)
+  .option("--renew-deadline <ms>", "a leader that cannot renew its Lease for this long stops leading", int, 10_000)
+  .option("--retry-period <ms>", "how often replicas try to acquire or renew the Lease", int, 2_000)
   .option("--mesh-config <file>", "MeshConfig YAML (trustDomain, rootNamespace, outboundTrafficPolicy, …)")
   .option("--xds-address <host:port>", "plaintext xDS listen address (development only)", "127.0.0.1:15010")
   .option("--admin-address <host:port>", "admin HTTP listen address (health, metrics, debug)", "127.0.0.1:15014")
@@ -41,6 +44,9 @@ program
       namespace: o.namespace ?? process.env.POD_NAMESPACE,
       podName: o.podName ?? process.env.POD_NAME,
       leaderElect: o.leaderElect,
+      leaseDurationMs: o.leaseDuration,
+      renewDeadlineMs: o.renewDeadline,
+      retryPeriodMs: o.retryPeriod,
       meshConfig: o.meshConfig,
       xdsAddress: o.xdsAddress,
       adminAddress: o.adminAddress,
