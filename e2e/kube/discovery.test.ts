@@ -146,7 +146,7 @@ describe("Kubernetes discovery through a real API server", () => {
 
     const started = Date.now();
     await api.update(`${slices}/greeter-v1-b`, (o) => {
-      (o.endpoints as { conditions: { ready: boolean } }[])[0].conditions.ready = true;
+      for (const e of o.endpoints as { conditions: { ready: boolean } }[]) e.conditions.ready = true;
     });
     await until(
       "v1-b gets traffic",
