@@ -1,5 +1,6 @@
 // Real kube-apiserver harness: etcd + kube-apiserver on loopback, built from their
-// Go modules by e2e/kube/build.sh (cached under e2e/.cache/bin), with generated
+// Go modules by e2e/kube/build.sh (cached under ${TRELLIS_E2E_CACHE:-~/.cache/trellis-e2e}/bin,
+// together with a kubectl of the same version), with generated
 // certificates, a service-account signing key and an admin kubeconfig.
 //
 // If KUBECONFIG is set, nothing is started: the harness hands back that cluster.
@@ -41,16 +42,33 @@ export interface StartKubeOptions {
 const here = dirname(fileURLToPath(import.meta.url));
 const buildScript = join(here, "build.sh");
 
-/** Paths of the cached binaries; builds them first if missing (cold build takes minutes). */
-export function ensureBinaries(log: (msg: string) => void = defaultLog): { etcd: string; kubeApiServer: string } {
-  if (process.env.ETCD_BIN && process.env.KUBE_APISERVER_BIN) {
-    return { etcd: process.env.ETCD_BIN, kubeApiServer: process.env.KUBE_APISERVER_BIN };
+export interface KubeBinaries {
+  etcd: string;
+  kubeApiServer: string;
+  /** kubectl of the same Kubernetes version (for `kubectl apply -k`, `--dry-run=server`, …). */
+  kubectl: string;
+}
+
+/**
+ * Paths of the cached binaries; builds them first if missing (cold build takes minutes).
+ * ETCD_BIN / KUBE_APISERVER_BIN / KUBECTL_BIN override single binaries (all three set: build.sh is not run).
+ */
+export function ensureBinaries(log: (msg: string) => void = defaultLog): KubeBinaries {
+  const fromEnv = {
+    etcd: process.env.ETCD_BIN,
+    kubeApiServer: process.env.KUBE_APISERVER_BIN,
+    kubectl: process.env.KUBECTL_BIN,
+  };
+  if (fromEnv.etcd && fromEnv.kubeApiServer && fromEnv.kubectl) {
+    return { etcd: fromEnv.etcd, kubeApiServer: fromEnv.kubeApiServer, kubectl: fromEnv.kubectl };
   }
   let out: string;
   try {
     out = execFileSync(buildScript, ["--print"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   } catch {
-    log("etcd/kube-apiserver not cached yet: building them (e2e/kube/build.sh, several minutes on 2 cores)");
+    log(
+      "etcd/kube-apiserver/kubectl not all cached yet: building them (e2e/kube/build.sh, minutes on 2 cores when cold)",
+    );
     // Build progress goes to our stderr; only the final paths come back on stdout.
     out = execFileSync(buildScript, [], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   }
@@ -59,7 +77,11 @@ export function ensureBinaries(log: (msg: string) => void = defaultLog): { etcd:
     if (!m?.[1]) throw new Error(`build.sh did not print ${k}`);
     return m[1].trim();
   };
-  return { etcd: get("ETCD_BIN"), kubeApiServer: get("KUBE_APISERVER_BIN") };
+  return {
+    etcd: fromEnv.etcd ?? get("ETCD_BIN"),
+    kubeApiServer: fromEnv.kubeApiServer ?? get("KUBE_APISERVER_BIN"),
+    kubectl: fromEnv.kubectl ?? get("KUBECTL_BIN"),
+  };
 }
 
 export async function startKube(opts: StartKubeOptions = {}): Promise<KubeHarness> {
@@ -333,12 +355,16 @@ export function loadKubeconfig(path: string): KubeconfigCreds {
   };
 }
 
-/** One JSON request against the API server described by a kubeconfig. */
+/**
+ * One JSON request against the API server described by a kubeconfig. `contentType` is for
+ * PATCH bodies (e.g. `application/merge-patch+json`); the default is `application/json`.
+ */
 export function kubeRequest(
   creds: KubeconfigCreds,
   method: string,
   path: string,
   body?: unknown,
+  contentType = "application/json",
 ): Promise<{ status: number; body: unknown }> {
   const url = new URL(path, `${creds.server}/`);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -353,7 +379,7 @@ export function kubeRequest(
         rejectUnauthorized: !creds.insecureSkipTlsVerify,
         headers: {
           accept: "application/json",
-          ...(payload ? { "content-type": "application/json", "content-length": payload.length } : {}),
+          ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}),
           ...(creds.token ? { authorization: `Bearer ${creds.token}` } : {}),
         },
         timeout: 30_000,
