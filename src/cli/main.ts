@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // trellis: the control plane (`serve`) and the user CLI.
 import { Command, InvalidArgumentError } from "commander";
+import { analyzeCommand } from "./analyze.js";
 import { bootstrapCommand } from "./bootstrap.js";
 import { serve } from "./serve.js";
 
@@ -65,6 +66,7 @@ program
   });
 
 bootstrapCommand(program);
+analyzeCommand(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`trellis: ${err.message}\n`);

@@ -64,7 +64,8 @@ function summarise(c: ChangeSet): Record<string, unknown> {
   return { added: c.added.length, updated: c.updated.length, removed: c.removed.length, kinds: [...c.kinds] };
 }
 
-function loadMeshConfig(file: string | undefined): MeshConfig {
+/** MeshConfig from a YAML file (`--mesh-config`), or Istio-style defaults; throws with the file name on errors. */
+export function loadMeshConfig(file: string | undefined): MeshConfig {
   if (!file) return DEFAULT_MESH_CONFIG;
   let doc: unknown;
   try {

@@ -5,6 +5,8 @@
 import { isPlatformKind } from "../config/platform.js";
 import type { Diagnostic } from "../model/diagnostic.js";
 import { refOf } from "../model/services.js";
+import { analyzeSidecarEgressHosts } from "./analyze-hosts.js";
+import { analyzeWorkloadSelectors } from "./analyze-selectors.js";
 import { analyzeDestinationRules } from "./clusters/analyze.js";
 import { TRANSLATE_CODES } from "./codes.js";
 import type { TranslationInputs } from "./context.js";
@@ -38,6 +40,9 @@ export function analyzeSnapshot(inputs: TranslationInputs): Diagnostic[] {
     ...analyzeVirtualServices(inputs),
     ...analyzeSidecarsAndL4Routes(inputs),
     ...analyzeRateLimits(inputs),
+    ...analyzeSidecarEgressHosts(inputs),
+    // Only where the snapshot holds workloads: `trellis analyze --kube` checks every namespace.
+    ...analyzeWorkloadSelectors(inputs, { everyNamespace: false }),
   );
   return out;
 }

@@ -141,20 +141,32 @@ spec:
     ]);
   });
 
+  it("reads the Kubernetes kinds the model uses (Service) and keeps a Node cluster-scoped", () => {
+    const result = parseYamlFile(
+      "k8s.yaml",
+      "apiVersion: v1\nkind: Service\nmetadata: {name: reviews}\nspec: {ports: [{port: 9080, name: http}]}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n",
+    );
+    expect(result.diagnostics).toEqual([]);
+    expect(result.objects.map((o) => [o.object.kind, o.object.metadata.namespace])).toEqual([
+      ["Service", "default"],
+      ["Node", undefined],
+    ]);
+  });
+
   it("names what it can of a document whose kind is unknown", () => {
-    const result = parseYamlFile("k8s.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: reviews}\n");
+    const result = parseYamlFile("k8s.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: reviews}\n");
     expect(result.diagnostics).toEqual([
       {
         code: "TRL1002",
         severity: "error",
         object: {
-          kind: "Service",
+          kind: "Deployment",
           namespace: "default",
           name: "reviews",
           source: { file: "k8s.yaml", documentIndex: 0 },
         },
         field: "kind",
-        message: expect.stringMatching(/^unknown kind "Service"; Trellis serves /),
+        message: expect.stringMatching(/^unknown kind "Deployment"; Trellis serves /),
       },
     ]);
   });

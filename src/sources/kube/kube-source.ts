@@ -112,6 +112,7 @@ export class KubeSource {
   /** Starts every informer and resolves with the first complete view once all have listed. */
   async start(): Promise<KubeLoadResult> {
     const mesh = await this.discover();
+    if (this.stopped) return this.latest;
     for (const r of [...platformResources(), ...mesh]) this.watch(r);
     await Promise.all(this.watched.map((w) => w.informer.synced));
     this.started = true;
@@ -197,6 +198,7 @@ export class KubeSource {
   }
 
   private watch(resource: WatchedResource): void {
+    if (this.stopped) return;
     const informer = new Informer({
       path: collectionPath(resource),
       http: this.opts.http,

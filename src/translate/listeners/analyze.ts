@@ -428,7 +428,7 @@ function analyzeServicePorts(inputs: TranslationInputs, out: Diagnostic[]): void
           C.protocolNotDeclared,
           "info",
           field,
-          `port ${p.number} ("${p.name}") declares no protocol (protocol field or a name prefix such as http-, grpc-, tcp-); Istio would detect HTTP, Trellis proxies it as opaque TCP`,
+          `port ${p.number} ("${p.name}") declares no protocol (${svc.origin.kind === "Service" ? "appProtocol" : "protocol field"} or a name prefix such as http-, grpc-, tcp-); Istio would detect HTTP, Trellis proxies it as opaque TCP`,
         );
       }
       const onWildcard = isHttp(p.protocol) || !svc.addresses.some((a) => !a.includes("/") && isCidr(a));
@@ -494,7 +494,7 @@ function collides(
   return a.tcpCatchAll && b.tcpCatchAll;
 }
 
-/** Index of a port in the ServiceEntry that declared it, for the field path. */
+/** Index of a port in the ServiceEntry (`number`) or Kubernetes Service (`port`) that declared it, for the field path. */
 function originPortIndex(inputs: TranslationInputs, svc: ServiceModel, number: number): number | undefined {
   const se = inputs.snapshot.objects.find(
     (o) =>
@@ -502,7 +502,7 @@ function originPortIndex(inputs: TranslationInputs, svc: ServiceModel, number: n
       o.object.metadata.name === svc.origin.name &&
       o.object.metadata.namespace === svc.origin.namespace,
   );
-  const ports = (se?.object.spec as { ports?: { number: number }[] } | undefined)?.ports;
-  const i = ports?.findIndex((p) => p.number === number) ?? -1;
+  const ports = (se?.object.spec as { ports?: { number?: number; port?: number }[] } | undefined)?.ports;
+  const i = ports?.findIndex((p) => (p.number ?? p.port) === number) ?? -1;
   return i >= 0 ? i : undefined;
 }
