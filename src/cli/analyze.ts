@@ -300,7 +300,7 @@ export function analyzeObjects(
   const suppress = opts.suppress ?? [];
   const kept = messages.filter((m) => !suppress.some((s) => matchesSuppression(s, m)));
   kept.sort(compareMessages);
-  const threshold = opts.failureThreshold ?? "error";
+  const threshold = opts.failureThreshold ?? "warning";
   const count = (level: Severity) => kept.filter((m) => m.level === level).length;
   const analyzed =
     opts.namespace === undefined
@@ -480,7 +480,7 @@ export function analyzeCommand(program: Command, io: AnalyzeIo = processIo): voi
     .addOption(
       new Option("--failure-threshold <level>", "lowest level that makes the exit code 2")
         .choices(["error", "warning", "info"])
-        .default("error"),
+        .default("warning"),
     )
     .option(
       "-S, --suppress <CODE=Kind/ns/name>",

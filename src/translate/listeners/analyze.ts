@@ -424,9 +424,11 @@ function analyzeServicePorts(inputs: TranslationInputs, out: Diagnostic[]): void
       const field = index === undefined ? "spec.ports" : `spec.ports[${index}]`;
       if (p.protocol === "UDP") return; // no listener and no cluster: reported by the clusters translator (TRL3220)
       if (p.protocol === "UNKNOWN") {
+        // A warning, not Istio's info: Istio sniffs HTTP on such ports, Trellis
+        // proxies them as opaque TCP, so HTTP routing silently does not apply.
         emit(
           C.protocolNotDeclared,
-          "info",
+          "warning",
           field,
           `port ${p.number} ("${p.name}") declares no protocol (${svc.origin.kind === "Service" ? "appProtocol" : "protocol field"} or a name prefix such as http-, grpc-, tcp-); Istio would detect HTTP, Trellis proxies it as opaque TCP`,
         );

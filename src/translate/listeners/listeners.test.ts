@@ -171,7 +171,7 @@ describe("analyzeSidecarsAndL4Routes", () => {
   });
 
   it("reports ports without a protocol (UDP ports are reported by the clusters translator)", () => {
-    expect(diagnose("listeners-outbound")).toEqual(["TRL3322 info ServiceEntry default/metrics-push spec.ports[2]"]);
+    expect(diagnose("listeners-outbound")).toEqual(["TRL3322 warning ServiceEntry default/metrics-push spec.ports[2]"]);
   });
 
   it("reports a workload port that is one of the sidecar's own, and its outbound port", () => {
