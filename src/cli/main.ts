@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { analyzeCommand } from "./analyze.js";
 import { bootstrapCommand } from "./bootstrap.js";
+import { injectCommand } from "./inject.js";
 import { serve } from "./serve.js";
 
 function int(value: string): number {
@@ -66,6 +67,7 @@ program
   });
 
 bootstrapCommand(program);
+injectCommand(program);
 analyzeCommand(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {

@@ -10,9 +10,15 @@ describe("MeshConfig", () => {
       clusterDomain: "cluster.local",
       outboundTrafficPolicy: { mode: "ALLOW_ANY" },
       pushDebounce: { quietMs: 100, maxMs: 1000 },
-      defaultConfig: { proxy: { resources: { requests: { cpu: "100m", memory: "128Mi" } } } },
+      defaultConfig: {
+        discoveryAddress: "trellis.trellis-system.svc:15010",
+        holdApplicationUntilProxyStarts: false,
+        proxy: { resources: { requests: { cpu: "100m", memory: "128Mi" } } },
+      },
+      injection: { nativeSidecars: false },
     });
     expect(DEFAULT_MESH_CONFIG.defaultConfig.proxy.image).toMatch(/envoy/);
+    expect(DEFAULT_MESH_CONFIG.injection.initImage).toMatch(/trellis-init/);
   });
 
   it("keeps what the user set and defaults the rest", () => {
@@ -32,6 +38,36 @@ describe("MeshConfig", () => {
       resources: { limits: { cpu: 1, memory: "512Mi" } },
     });
     expect(result.value.pushDebounce).toEqual({ quietMs: 20, maxMs: 1000 });
+  });
+
+  it("keeps the injection settings the user set", () => {
+    const result = parseMeshConfig({
+      defaultConfig: { discoveryAddress: "[fd00::10]:15012", holdApplicationUntilProxyStarts: true },
+      injection: { initImage: "registry.local/trellis-init:1", nativeSidecars: true },
+    });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.value.defaultConfig).toMatchObject({
+      discoveryAddress: "[fd00::10]:15012",
+      holdApplicationUntilProxyStarts: true,
+    });
+    expect(result.value.injection).toEqual({ initImage: "registry.local/trellis-init:1", nativeSidecars: true });
+  });
+
+  it("rejects a discovery address that is not host:port", () => {
+    for (const bad of ["trellis", "trellis:0", "trellis:65536", ":15010", "a b:1"]) {
+      const result = parseMeshConfig({ defaultConfig: { discoveryAddress: bad } });
+      expect(result, bad).toEqual({
+        ok: false,
+        errors: [
+          {
+            field: "defaultConfig.discoveryAddress",
+            message: `expected host:port (use [addr]:port for IPv6), got ${JSON.stringify(bad)}`,
+          },
+        ],
+      });
+    }
+    expect(parseMeshConfig({ defaultConfig: { discoveryAddress: "10.0.0.1:65535" } }).ok).toBe(true);
   });
 
   it("rejects unknown fields, bad enums, bad quantities and an inverted debounce window", () => {

@@ -4,10 +4,27 @@
 import { z } from "zod";
 import { type ParseResult, parseWith } from "./errors.js";
 import { OutboundTrafficPolicyMode } from "./networking/sidecar.js";
-import { NamespaceName, Quantity } from "./primitives.js";
+import { NamespaceName, Quantity, showValue } from "./primitives.js";
 
 /** The Envoy image injected as the sidecar unless MeshConfig names another. */
 export const DEFAULT_PROXY_IMAGE = "docker.io/envoyproxy/envoy:v1.36-latest";
+/** The trellis-init image injected as the pod's first init container (images/trellis-init). */
+export const DEFAULT_INIT_IMAGE = "ghcr.io/trellis-mesh/trellis-init:0.1.0";
+/**
+ * Where injected sidecars reach the control plane: the `trellis` Service of
+ * manifests/base. Plaintext 15010 until xDS over TLS (15012) is served.
+ */
+export const DEFAULT_DISCOVERY_ADDRESS = "trellis.trellis-system.svc:15010";
+
+/** `host:port` or `[ipv6]:port` (the same shape envoy/bootstrap.ts parseHostPort accepts; config/ must not import it). */
+const HostPort = z
+  .string()
+  .regex(
+    /^(?:\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})$/,
+    {
+      error: (issue) => `expected host:port (use [addr]:port for IPv6), got ${showValue(issue.input)}`,
+    },
+  );
 
 const ResourceList = z.strictObject({
   cpu: Quantity.optional(),
@@ -35,8 +52,17 @@ export const MeshConfig = z.strictObject({
       mode: OutboundTrafficPolicyMode.default("ALLOW_ANY"),
     })
     .prefault({}),
+  /** Istio's ProxyConfig defaults, for the sidecars Trellis injects. */
   defaultConfig: z
     .strictObject({
+      /** The control plane's xDS address as pods see it (Istio's `discoveryAddress`). */
+      discoveryAddress: HostPort.default(DEFAULT_DISCOVERY_ADDRESS),
+      /**
+       * Start the proxy before the application containers and hold them until it is
+       * ready (Istio's ProxyConfig field; per pod: annotation `proxy.istio.io/config`).
+       * Native sidecars (injection.nativeSidecars) give the same ordering without it.
+       */
+      holdApplicationUntilProxyStarts: z.boolean().default(false),
       proxy: z
         .strictObject({
           image: z.string().min(1).default(DEFAULT_PROXY_IMAGE),
@@ -47,6 +73,19 @@ export const MeshConfig = z.strictObject({
           }),
         })
         .prefault({}),
+    })
+    .prefault({}),
+  /** Sidecar injection (trellis-injector and `trellis inject`). */
+  injection: z
+    .strictObject({
+      /** Image of the trellis-init container that programs the pod's iptables. */
+      initImage: z.string().min(1).default(DEFAULT_INIT_IMAGE),
+      /**
+       * Inject the proxy as a Kubernetes native sidecar (an init container with
+       * `restartPolicy: Always`, Kubernetes >= 1.29). Per pod: annotation
+       * `sidecar.istio.io/nativeSidecar`.
+       */
+      nativeSidecars: z.boolean().default(false),
     })
     .prefault({}),
   /** How config changes are batched before a push: wait for `quietMs` without changes, but never longer than `maxMs`. */
