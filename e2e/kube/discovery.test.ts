@@ -95,6 +95,8 @@ describe("Kubernetes discovery through a real API server", () => {
     });
     trellis = await startTrellis("examples/mesh", [
       "--kube",
+      // The proxyless clients here dial plaintext xDS (they carry no service-account token).
+      "--dev-plaintext-xds",
       "--kubeconfig",
       kube.kubeconfigPath,
       "--namespace",

@@ -65,6 +65,8 @@ describe("recovery and replicas against a real API server", () => {
   const start = async (name: string, xdsPort = 0) => {
     const t = await startTrellis("examples/mesh", [
       "--kube",
+      // The proxyless clients here dial plaintext xDS (they carry no service-account token).
+      "--dev-plaintext-xds",
       "--kubeconfig",
       kube.kubeconfigPath,
       "--namespace",

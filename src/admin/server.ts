@@ -3,7 +3,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type client from "prom-client";
 import { toProtoJson } from "../envoy/proto-json.js";
-import { messageNameOf, shortTypeName } from "../envoy/type-urls.js";
+import { messageNameOf, SECRET, shortTypeName } from "../envoy/type-urls.js";
 import { type Diagnostic, formatDiagnostic } from "../model/diagnostic.js";
 import type { XdsServer } from "../xds/server.js";
 import { ADMIN_ERRORS, errorBody } from "./errors.js";
@@ -77,7 +77,18 @@ export function buildAdminServer(opts: {
   return app;
 }
 
-/** Canonical proto3 JSON, with every Any expanded, as Envoy's own /config_dump shows it. */
+/**
+ * Canonical proto3 JSON, with every Any expanded, as Envoy's own /config_dump shows it —
+ * and, as Envoy does there, with secret material redacted: a workload's private key
+ * (SDS `default`) must never leave the control plane except to that workload's proxy.
+ */
 function decodeForDump(typeUrl: string, bytes: Uint8Array): unknown {
-  return toProtoJson(messageNameOf(typeUrl), bytes);
+  const json = toProtoJson(messageNameOf(typeUrl), bytes);
+  if (typeUrl !== SECRET || typeof json !== "object" || json === null) return json;
+  const secret = json as { tls_certificate?: Record<string, unknown>; generic_secret?: Record<string, unknown> };
+  if (secret.tls_certificate?.private_key !== undefined) secret.tls_certificate.private_key = REDACTED;
+  if (secret.generic_secret?.secret !== undefined) secret.generic_secret.secret = REDACTED;
+  return secret;
 }
+
+const REDACTED = { inline_string: "[redacted]" };

@@ -200,17 +200,15 @@ describe("trellis analyze: one fixture per problem class", () => {
 describe("trellis analyze: the founding document's examples and examples/mesh", () => {
   it("analyzes examples/mesh without errors; the warnings and notes are these", async () => {
     const { code, report: r } = await report(["-f", join(REPO, "examples/mesh")]);
-    // No errors, but exit 2 at the default threshold (warning): TRL3001
-    // (security kinds are not translated yet) is a warning, and so is TRL3503
-    // for the founding document's deprecated consecutiveErrors, which the
-    // example must keep verbatim (test/examples.test.ts).
+    // No errors, but exit 2 at the default threshold (warning): TRL3503 for
+    // the founding document's deprecated consecutiveErrors, which the example
+    // must keep verbatim (test/examples.test.ts), is a warning.
     expect(r.summary.errors).toBe(0);
     expect(code).toBe(2);
     expect(r.messages.map(brief)).toEqual([
       "warning TRL3503 DestinationRule default/reviews spec.trafficPolicy.outlierDetection.consecutiveErrors",
       "info TRL3504 DestinationRule default/reviews apiVersion",
       "info TRL3504 VirtualService default/reviews apiVersion",
-      "warning TRL3001 PeerAuthentication istio-system/default",
       "info TRL3504 PeerAuthentication istio-system/default apiVersion",
     ]);
   });

@@ -12,6 +12,20 @@ function int(value: string): number {
   return n;
 }
 
+/** A duration: `10s`, `30m`, `24h`, `500ms`, or a number of milliseconds. */
+function duration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  const n = Number(m?.[1]);
+  if (!m || !Number.isFinite(n) || n <= 0) {
+    throw new InvalidArgumentError(`expected a duration such as 10s, 30m or 24h, got "${value}"`);
+  }
+  return Math.round(n * { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[(m[2] ?? "ms") as "ms" | "s" | "m" | "h"]);
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 const program = new Command();
 program
   .name("trellis")
@@ -33,7 +47,35 @@ program
   .option("--renew-deadline <ms>", "a leader that cannot renew its Lease for this long stops leading", int, 10_000)
   .option("--retry-period <ms>", "how often replicas try to acquire or renew the Lease", int, 2_000)
   .option("--mesh-config <file>", "MeshConfig YAML (trustDomain, rootNamespace, outboundTrafficPolicy, …)")
-  .option("--xds-address <host:port>", "plaintext xDS listen address (development only)", "127.0.0.1:15010")
+  .option(
+    "--xds-address <host:port>",
+    "plaintext xDS listen address: development only, never serves secrets; served with the file source, and with --kube only together with --dev-plaintext-xds",
+    "127.0.0.1:15010",
+  )
+  .option("--dev-plaintext-xds", "with --kube: also serve plaintext xDS on --xds-address (development only)")
+  .option(
+    "--xds-tls-address <host:port>",
+    "with --kube: xDS over TLS, proxies authenticated with their service-account token (TokenReview)",
+    "127.0.0.1:15012",
+  )
+  .option(
+    "--xds-extra-san <name>",
+    "another DNS name or IP for the xDS certificate (besides trellis.<namespace>.svc[.<clusterDomain>]); repeatable",
+    collect,
+  )
+  .option("--xds-token-audience <aud>", "audience the proxies' projected service-account tokens must be for", "trellis")
+  .option(
+    "--xds-max-stream-age <duration>",
+    "end xDS streams after this long (jittered), or earlier when the proxy's token expires, so proxies re-authenticate",
+    duration,
+    30 * 60_000,
+  )
+  .option(
+    "--workload-cert-ttl <duration>",
+    "lifetime of workload certificates served over SDS (renewed at about half of it)",
+    duration,
+    24 * 3_600_000,
+  )
   .option("--admin-address <host:port>", "admin HTTP listen address (health, metrics, debug)", "127.0.0.1:15014")
   .option("--debounce-quiet <ms>", "push after changes have been quiet this long", int, 100)
   .option("--debounce-max <ms>", "push at the latest this long after the first change", int, 1000)
@@ -51,6 +93,12 @@ program
       retryPeriodMs: o.retryPeriod,
       meshConfig: o.meshConfig,
       xdsAddress: o.xdsAddress,
+      devPlaintextXds: o.devPlaintextXds === true,
+      xdsTlsAddress: o.xdsTlsAddress,
+      xdsExtraSans: o.xdsExtraSan ?? [],
+      xdsTokenAudience: o.xdsTokenAudience,
+      xdsMaxStreamAgeMs: o.xdsMaxStreamAge,
+      workloadCertTtlMs: o.workloadCertTtl,
       adminAddress: o.adminAddress,
       debounceQuietMs: o.debounceQuiet,
       debounceMaxMs: o.debounceMax,

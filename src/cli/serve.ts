@@ -19,7 +19,9 @@ import { Debouncer } from "../xds/debounce.js";
 import { XdsMetrics } from "../xds/metrics.js";
 import { XdsServer } from "../xds/server.js";
 import { createLogger } from "./logger.js";
+import { SecretViews } from "./secret-views.js";
 import { ViewCache } from "./views.js";
+import { startXdsSecurity, type XdsSecurity } from "./xds-security.js";
 
 export interface ServeOptions {
   /** Directory of mesh YAML (file source); ignored with `kube`. */
@@ -40,7 +42,23 @@ export interface ServeOptions {
   retryPeriodMs?: number;
   /** Optional MeshConfig YAML file; Istio-style defaults otherwise. */
   meshConfig?: string;
+  /**
+   * Plaintext xDS (development only, never serves secrets): served with the
+   * file source, and with `kube` only when `devPlaintextXds` is set.
+   */
   xdsAddress: string;
+  /** With `kube`: also serve plaintext xDS on `xdsAddress` (development; secrets are never served there). */
+  devPlaintextXds?: boolean;
+  /** xDS over TLS, proxies authenticated by their service-account token (with `kube`). Default 127.0.0.1:15012. */
+  xdsTlsAddress?: string;
+  /** More DNS names or IPs for the xDS certificate, besides trellis.<namespace>.svc[.<clusterDomain>]. */
+  xdsExtraSans?: string[];
+  /** Audience of the proxies' projected tokens (default "trellis"). */
+  xdsTokenAudience?: string;
+  /** Streams end after this long (jittered) or when the proxy's token expires, whichever is first. Default 30 min. */
+  xdsMaxStreamAgeMs?: number;
+  /** Lifetime of workload certificates (default 24 h); renewed at about half of it. */
+  workloadCertTtlMs?: number;
   adminAddress: string;
   debounceQuietMs: number;
   debounceMaxMs: number;
@@ -48,7 +66,10 @@ export interface ServeOptions {
 }
 
 export interface RunningServer {
+  /** The plaintext xDS port; 0 when plaintext xDS is not served (`kube` without `devPlaintextXds`). */
   xdsPort: number;
+  /** The xDS-over-TLS port, when served (`kube`). */
+  xdsTlsPort?: number;
   adminPort: number;
   stop(): Promise<void>;
 }
@@ -103,13 +124,22 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     registers: [registry],
   });
   const mesh = loadMeshConfig(opts.meshConfig);
-  const views = new ViewCache(mesh);
+  // With --kube: the CA, TokenReview and SDS certificates (xds-security.ts). Set once the API is reachable.
+  let security: XdsSecurity | undefined;
+  const secretViews = new SecretViews({
+    current: (key) => security?.secrets.current(key),
+    trustBundlePem: () => security?.secrets.trustBundlePem() ?? "",
+  });
+  const views = new ViewCache(mesh, secretViews);
   const xds = new XdsServer({
+    // The plaintext (development) listener's; the TLS listener authenticates with TokenReview.
     authenticate: acceptAll,
     generate: views.generate,
+    onConnect: async (identity, node) => security?.onConnect(identity, node),
     metrics: new XdsMetrics(registry),
     logger: log,
     controlPlaneId: `trellis@${hostname()}`,
+    maxStreamAgeMs: opts.xdsMaxStreamAgeMs,
   });
   const debouncer = new Debouncer(opts.debounceQuietMs, opts.debounceMaxMs, (firstChangeAt) => {
     if (pendingSnapshot) {
@@ -204,6 +234,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         onStartedLeading: () => {
           log.info({ identity }, "became leader: writing CR status");
           statusWriter?.schedule();
+          security?.leadershipChanged();
         },
         onStoppedLeading: () => log.info({ identity }, "no longer leader: not writing CR status"),
       });
@@ -218,6 +249,24 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       onWrite: (_info, ok) => statusWrites.inc({ result: ok ? "ok" : "failed" }),
     });
     log.info({ server: http.server }, "watching the Kubernetes API");
+    security = await startXdsSecurity({
+      http,
+      namespace,
+      trustDomain: mesh.trustDomain,
+      clusterDomain: mesh.clusterDomain,
+      extraSans: opts.xdsExtraSans,
+      tokenAudience: opts.xdsTokenAudience,
+      workloadCertTtlMs: opts.workloadCertTtlMs,
+      isLeader: leading,
+      // A renewed certificate goes to the streams of its identity only; a new bundle to every workload.
+      onSecretsChanged: (key) =>
+        xds.pushWhere(
+          (id) =>
+            id.kind === "workload" &&
+            (key === undefined || (id.namespace === key.namespace && id.serviceAccount === key.serviceAccount)),
+        ),
+      logger: log,
+    });
     applyKube(await source.start(), true);
     elector?.start();
     stopSource = async () => {
@@ -252,14 +301,21 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     sourceInfo = () => ({ source: configDir });
   }
 
-  const xdsPort = await xds.listen(opts.xdsAddress);
+  // Plaintext xDS is for development: the file source (no cluster to authenticate proxies
+  // against), or --kube with an explicit --dev-plaintext-xds. It never serves secrets.
+  const plaintext = !opts.kube || opts.devPlaintextXds === true;
+  const xdsPort = plaintext ? await xds.listen(opts.xdsAddress) : 0;
+  const tlsAddress = opts.xdsTlsAddress ?? "127.0.0.1:15012";
+  const xdsTlsPort = security
+    ? await xds.listen(tlsAddress, { credentials: security.credentials, authenticate: security.authenticate })
+    : undefined;
   const admin = buildAdminServer({
     xds,
     registry,
     state: {
       ready: () => snapshot !== undefined,
       diagnostics,
-      configInfo: () => ({ ...sourceInfo(), snapshotVersion: snapshot?.version, loadedAt }),
+      configInfo: () => ({ ...sourceInfo(), snapshotVersion: snapshot?.version, loadedAt, security: security?.info() }),
     },
   });
   const adminAddr = splitHostPort(opts.adminAddress);
@@ -267,12 +323,17 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const adminPort = (admin.server.address() as { port: number }).port;
   log.info(
     {
-      xds: `${splitHostPort(opts.xdsAddress).host}:${xdsPort}`,
+      xds: plaintext ? `${splitHostPort(opts.xdsAddress).host}:${xdsPort}` : undefined,
+      xdsTls: xdsTlsPort !== undefined ? `${splitHostPort(tlsAddress).host}:${xdsTlsPort}` : undefined,
       admin: `${adminAddr.host}:${adminPort}`,
       ...sourceInfo(),
       informers: undefined,
     },
-    "trellis serving (plaintext xDS: development mode)",
+    plaintext && xdsTlsPort === undefined
+      ? "trellis serving (plaintext xDS: development mode)"
+      : plaintext
+        ? "trellis serving (xDS over TLS; plaintext xDS too: development mode)"
+        : "trellis serving (xDS over TLS)",
   );
 
   let stopping: Promise<void> | undefined;
@@ -282,10 +343,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       debouncer.stop();
       await stopSource();
       await xds.shutdown(5_000);
+      await security?.stop();
       await admin.close();
       log.info("stopped");
     })();
     return stopping;
   };
-  return { xdsPort, adminPort, stop };
+  return { xdsPort, ...(xdsTlsPort !== undefined ? { xdsTlsPort } : {}), adminPort, stop };
 }

@@ -14,9 +14,11 @@ import {
   translateProxy,
   viewKey,
 } from "../translate/index.js";
+import type { CallerIdentity } from "../xds/auth.js";
 import type { ProxyNode } from "../xds/proxy.js";
 import { type EncodedResource, encodeResource } from "../xds/resource.js";
 import type { ProxyView } from "../xds/stream.js";
+import type { SecretViews } from "./secret-views.js";
 
 /** Proxyless gRPC announces itself with GENERATOR=grpc metadata (as Istio's bootstrap does) or its user agent. */
 export function proxyClassOf(node: ProxyNode): ProxyClass {
@@ -61,7 +63,11 @@ export class ViewCache {
   private interned = new Map<string, EncodedResource>();
   private previous = new Map<string, EncodedResource>();
 
-  constructor(private readonly mesh: MeshConfig = DEFAULT_MESH_CONFIG) {}
+  constructor(
+    private readonly mesh: MeshConfig = DEFAULT_MESH_CONFIG,
+    /** Adds each authenticated workload's SDS secrets on top of its shared view (secret-views.ts). */
+    private readonly secrets?: SecretViews,
+  ) {}
 
   setSnapshot(s: MeshSnapshot): void {
     this.snapshot = s;
@@ -82,7 +88,11 @@ export class ViewCache {
     return [...this.snapshotDiagnostics, ...this.internalDiagnostics];
   }
 
-  generate = (node: ProxyNode): ProxyView | undefined => this.viewFor(proxyTargetOf(node));
+  /** The view of a proxy: shared per viewKey, plus its own secrets if it proved a workload identity. */
+  generate = (node: ProxyNode, identity: CallerIdentity = { kind: "anonymous" }): ProxyView | undefined => {
+    const view = this.viewFor(proxyTargetOf(node));
+    return view && this.secrets ? this.secrets.decorate(view, identity) : view;
+  };
 
   viewFor(proxy: ProxyTarget): ProxyView | undefined {
     if (!this.inputs) return undefined;

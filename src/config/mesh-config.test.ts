@@ -8,10 +8,11 @@ describe("MeshConfig", () => {
       trustDomain: "cluster.local",
       rootNamespace: "istio-system",
       clusterDomain: "cluster.local",
+      enableAutoMtls: true,
       outboundTrafficPolicy: { mode: "ALLOW_ANY" },
       pushDebounce: { quietMs: 100, maxMs: 1000 },
       defaultConfig: {
-        discoveryAddress: "trellis.trellis-system.svc:15010",
+        discoveryAddress: "trellis.trellis-system.svc:15012",
         holdApplicationUntilProxyStarts: false,
         proxy: { resources: { requests: { cpu: "100m", memory: "128Mi" } } },
       },

@@ -12,9 +12,10 @@ export const DEFAULT_PROXY_IMAGE = "docker.io/envoyproxy/envoy:v1.36-latest";
 export const DEFAULT_INIT_IMAGE = "ghcr.io/trellis-mesh/trellis-init:0.1.0";
 /**
  * Where injected sidecars reach the control plane: the `trellis` Service of
- * manifests/base. Plaintext 15010 until xDS over TLS (15012) is served.
+ * manifests/base, xDS over TLS (15012). The host is also the name the sidecar
+ * checks the control plane's certificate for.
  */
-export const DEFAULT_DISCOVERY_ADDRESS = "trellis.trellis-system.svc:15010";
+export const DEFAULT_DISCOVERY_ADDRESS = "trellis.trellis-system.svc:15012";
 
 /** `host:port` or `[ipv6]:port` (the same shape envoy/bootstrap.ts parseHostPort accepts; config/ must not import it). */
 const HostPort = z
@@ -46,6 +47,13 @@ export const MeshConfig = z.strictObject({
   rootNamespace: NamespaceName.default("istio-system"),
   /** DNS suffix of the platform's services: `<svc>.<ns>.svc.<clusterDomain>`. */
   clusterDomain: z.string().min(1).default("cluster.local"),
+  /**
+   * Auto mutual TLS (Istio's `enableAutoMtls`): a client sidecar uses Istio mTLS toward
+   * endpoints that have a sidecar (label `security.istio.io/tlsMode: istio`) and plaintext
+   * toward the others, unless a DestinationRule sets `tls` or the destination's
+   * PeerAuthentication is DISABLE.
+   */
+  enableAutoMtls: z.boolean().default(true),
   outboundTrafficPolicy: z
     .strictObject({
       /** ALLOW_ANY passes unknown destinations through; REGISTRY_ONLY blocks them. */
@@ -86,6 +94,19 @@ export const MeshConfig = z.strictObject({
        * `sidecar.istio.io/nativeSidecar`.
        */
       nativeSidecars: z.boolean().default(false),
+    })
+    .prefault({}),
+  /**
+   * How sidecars normalise request paths before routing and authorization
+   * (Istio's MeshConfig `pathNormalization`). Istio's values; `DEFAULT` is
+   * DECODE_AND_MERGE_SLASHES in Trellis (Istio's DEFAULT is BASE, which lets
+   * `//admin` and `/%2Fadmin` past a DENY on `/admin*`): see docs/security.md.
+   */
+  pathNormalization: z
+    .strictObject({
+      normalization: z
+        .enum(["DEFAULT", "NONE", "BASE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"])
+        .default("DEFAULT"),
     })
     .prefault({}),
   /** How config changes are batched before a push: wait for `quietMs` without changes, but never longer than `maxMs`. */

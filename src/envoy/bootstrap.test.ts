@@ -233,4 +233,37 @@ describe("grpcBootstrap", () => {
     expect(info.node.locality).toEqual({ region: "eu", zone: "eu-1" });
     expect(info.node.metadata?.fields?.NAMESPACE).toEqual({ kind: "stringValue", stringValue: "default" });
   });
+
+  it("declares the workload's certificate files as file_watcher provider instance default, which grpc-js-xds accepts", () => {
+    const bootstrap = grpcBootstrap({
+      nodeId: "n",
+      xdsAddress: "trellis:15010",
+      certificateProviders: {
+        certificateFile: "/certs/cert-chain.pem",
+        privateKeyFile: "/certs/key.pem",
+        caCertificateFile: "/certs/root-cert.pem",
+      },
+    });
+    expect(bootstrap.certificate_providers).toEqual({
+      default: {
+        plugin_name: "file_watcher",
+        config: {
+          certificate_file: "/certs/cert-chain.pem",
+          private_key_file: "/certs/key.pem",
+          ca_certificate_file: "/certs/root-cert.pem",
+          refresh_interval: "900s",
+        },
+      },
+    });
+    const info = validateBootstrapConfig(bootstrap);
+    expect(info.certificateProviders.default).toEqual({
+      pluginName: "file_watcher",
+      config: {
+        certificateFile: "/certs/cert-chain.pem",
+        privateKeyFile: "/certs/key.pem",
+        caCertificateFile: "/certs/root-cert.pem",
+        refreshIntervalMs: 900_000,
+      },
+    });
+  });
 });

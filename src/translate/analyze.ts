@@ -10,9 +10,12 @@ import { analyzeWorkloadSelectors } from "./analyze-selectors.js";
 import { analyzeDestinationRules } from "./clusters/analyze.js";
 import { TRANSLATE_CODES } from "./codes.js";
 import type { TranslationInputs } from "./context.js";
+import { analyzeRequestAuthentications } from "./filters/jwt-analyze.js";
 import { analyzeSidecarsAndL4Routes } from "./listeners/analyze.js";
 import { analyzeRateLimits } from "./policy/analyze.js";
+import { analyzeAuthorizationPolicies } from "./policy/authorization-analyze.js";
 import { analyzeVirtualServices } from "./routes/analyze.js";
+import { analyzeMutualTls } from "./security/analyze.js";
 
 /** Kinds that shape proxy configuration in this version; every other kind is reported as not yet translated. */
 const TRANSLATED_KINDS = new Set([
@@ -22,6 +25,9 @@ const TRANSLATED_KINDS = new Set([
   "DestinationRule",
   "Sidecar",
   "RateLimit",
+  "AuthorizationPolicy",
+  "RequestAuthentication",
+  "PeerAuthentication",
 ]);
 
 export function analyzeSnapshot(inputs: TranslationInputs): Diagnostic[] {
@@ -40,6 +46,9 @@ export function analyzeSnapshot(inputs: TranslationInputs): Diagnostic[] {
     ...analyzeVirtualServices(inputs),
     ...analyzeSidecarsAndL4Routes(inputs),
     ...analyzeRateLimits(inputs),
+    ...analyzeAuthorizationPolicies(inputs),
+    ...analyzeRequestAuthentications(inputs),
+    ...analyzeMutualTls(inputs),
     ...analyzeSidecarEgressHosts(inputs),
     // Only where the snapshot holds workloads: `trellis analyze --kube` checks every namespace.
     ...analyzeWorkloadSelectors(inputs, { everyNamespace: false }),

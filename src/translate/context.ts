@@ -8,6 +8,7 @@ import type { ServiceModel, ServiceRegistry } from "../model/services.js";
 import type { MeshSnapshot, SourcedObject } from "../model/snapshot.js";
 import { sidecarFor, type TrafficIndex } from "../model/traffic.js";
 import { type EgressHost, egressImports, egressImportsVirtualService, parseEgressHosts } from "./egress.js";
+import type { PeerAuthenticationIndex } from "./security/peer-authentication.js";
 
 /**
  * Which generator a proxy gets. Proxyless gRPC clients get API listeners;
@@ -32,6 +33,8 @@ export interface TranslationInputs {
   mesh: MeshConfig;
   registry: ServiceRegistry;
   traffic: TrafficIndex;
+  /** PeerAuthentications by level (security/peer-authentication.ts). */
+  peerAuthentication: PeerAuthenticationIndex;
 }
 
 export interface TranslationContext extends TranslationInputs {

@@ -24,6 +24,10 @@ const FIXTURES: Record<string, string> = {
   mirroring: "vs-mirroring.yaml",
   "egress: accessing external services": "task-egress.yaml",
   "egress: TLS origination": "dr-tls-simple.yaml",
+  "authorization: allow nothing": "authz-deny-all.yaml",
+  "authorization: HTTP traffic": "authz-deny-operations.yaml",
+  "authorization: TCP traffic": "authz-tcp.yaml",
+  "authorization: JWT": "jwt-authz-composition.yaml",
 };
 
 describe("task fixtures", () => {

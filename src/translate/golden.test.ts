@@ -1,14 +1,15 @@
 // Golden tests for translate/: testdata/in/<case>.yaml → testdata/out/<case>.<class>.yaml
 // for each proxy class. Outputs are canonical proto3 JSON decoded from the
 // encoded bytes, with sorted keys; every resource is also checked strictly
-// against Envoy's protos (no unknown field). UPDATE_GOLDEN=1 rewrites the
+// against Envoy's protos (no unknown field) and its PGV rules. UPDATE_GOLDEN=1 rewrites the
 // outputs and deletes orphans.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { DEFAULT_MESH_CONFIG } from "../config/mesh-config.js";
+import { DEFAULT_MESH_CONFIG, type MeshConfig, parseMeshConfig } from "../config/mesh-config.js";
+import { validateEnvoyMessage } from "../envoy/pgv.js";
 import { toProtoJson } from "../envoy/proto-json.js";
 import { checkProtoObject } from "../envoy/proto-object.js";
 import { CLUSTER, ENDPOINT, LISTENER, messageNameOf, ROUTE } from "../envoy/type-urls.js";
@@ -25,12 +26,22 @@ const UPDATE = process.env.UPDATE_GOLDEN === "1";
 /**
  * The proxies a case is translated for: by default a proxyless client and a
  * sidecar in `default`; a case may list its own in a first-line comment
- * `# proxies: [{"class": "sidecar", "namespace": "web", "labels": {"app": "x"}}]`.
+ * `# proxies: [{"class": "sidecar", "namespace": "web", "labels": {"app": "x"}}]`,
+ * and MeshConfig settings in `# mesh: {...}`.
  */
 const DEFAULT_PROXIES: ProxyTarget[] = [
   { class: "proxyless-grpc", namespace: "default", labels: {} },
   { class: "sidecar", namespace: "default", labels: {} },
 ];
+
+/** MeshConfig overrides of a case, from a comment line `# mesh: {"enableAutoMtls": false}`; defaults otherwise. */
+function meshOf(text: string): MeshConfig {
+  const m = text.match(/^# mesh: (.*)$/m);
+  if (!m?.[1]) return DEFAULT_MESH_CONFIG;
+  const parsed = parseMeshConfig(JSON.parse(m[1]));
+  if (!parsed.ok) throw new Error(`# mesh: ${JSON.stringify(parsed.errors)}`);
+  return parsed.value;
+}
 
 function proxiesOf(text: string): ProxyTarget[] {
   const m = text.match(/^# proxies: (.*)$/m);
@@ -42,7 +53,8 @@ function outputName(caseName: string, p: ProxyTarget): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(",");
   const extra = p.namespace === "default" && !labels ? "" : `.${p.namespace}${labels ? `.${labels}` : ""}`;
-  return `${caseName}.${p.class}${extra}.yaml`;
+  // Label keys may have a prefix (`security.istio.io/tlsMode`): no directories in file names.
+  return `${caseName}.${p.class}${extra.replaceAll("/", "_")}.yaml`;
 }
 
 function sortKeys(v: unknown): unknown {
@@ -59,9 +71,10 @@ function sortKeys(v: unknown): unknown {
 
 function render(caseName: string, proxy: ProxyTarget): string {
   const file = `${caseName}.yaml`;
-  const loaded = parseYamlFile(file, readFileSync(join(IN, file), "utf8"));
+  const text = readFileSync(join(IN, file), "utf8");
+  const loaded = parseYamlFile(file, text);
   const { snapshot } = buildSnapshot(undefined, loaded.objects, loaded.diagnostics);
-  const { inputs, diagnostics } = prepare(snapshot, DEFAULT_MESH_CONFIG);
+  const { inputs, diagnostics } = prepare(snapshot, meshOf(text));
   const t = translateProxy(inputs, proxy);
   const section = (typeUrl: string, items: object[], nameOf: (o: never) => string) =>
     items.map((item) => {
@@ -71,6 +84,11 @@ function render(caseName: string, proxy: ProxyTarget): string {
       if (problems.length > 0) throw new Error(`${name}: ${problems.join("; ")}`);
       const enc = encodeResource(typeUrl, name, item);
       if (!enc.ok) throw new Error(enc.error);
+      // ... and satisfy the PGV rules Envoy validates it with.
+      const violations = validateEnvoyMessage(messageNameOf(typeUrl), enc.value.bytes);
+      if (violations.length > 0) {
+        throw new Error(`${name}: ${violations.map((v) => `${v.path} ${v.rule}: ${v.message}`).join("; ")}`);
+      }
       return toProtoJson(messageNameOf(typeUrl), enc.value.bytes);
     });
   const doc = {

@@ -1,4 +1,4 @@
-// The ports a sidecar's own workload serves: its Sidecar's ingress listeners
+// The ports a proxy's own workload serves: its Sidecar's ingress listeners
 // when it has any, else every port of every service in the proxy's namespace
 // whose selector matches the proxy's labels. Shared by the inbound listener
 // (listeners/) and the inbound clusters (clusters/), so every chain has its
@@ -24,7 +24,7 @@ export interface InboundPort {
 const PROXY_PORTS = new Set([15000, 15001, 15006, 15021, 15090]);
 
 export function inboundPorts(ctx: TranslationContext): InboundPort[] {
-  if (ctx.proxy.class !== "sidecar") return [];
+  // Proxyless gRPC servers (listeners/grpc-server.ts) have no Sidecar: their ports come from services alone.
   const fromServices = new Map<number, InboundPort>();
   for (const svc of ctx.registry.services) {
     if (svc.namespace !== ctx.proxy.namespace || !svc.selector) continue;

@@ -19,6 +19,7 @@ import { buildContext, type ProxyTarget, type TranslationInputs } from "./contex
 import { endpointAssignments } from "./endpoints/index.js";
 import { listeners } from "./listeners/index.js";
 import { routeConfigurations } from "./routes/index.js";
+import { buildPeerAuthenticationIndex } from "./security/peer-authentication.js";
 
 export type { ProxyClass, ProxyTarget, TranslationInputs } from "./context.js";
 export { viewKey } from "./context.js";
@@ -36,7 +37,13 @@ export function prepare(
   mesh: MeshConfig,
 ): { inputs: TranslationInputs; diagnostics: Diagnostic[] } {
   const registry = buildRegistry(snapshot, mesh.clusterDomain);
-  const inputs: TranslationInputs = { snapshot, mesh, registry, traffic: buildTrafficIndex(snapshot, mesh) };
+  const inputs: TranslationInputs = {
+    snapshot,
+    mesh,
+    registry,
+    traffic: buildTrafficIndex(snapshot, mesh),
+    peerAuthentication: buildPeerAuthenticationIndex(snapshot, mesh),
+  };
   return { inputs, diagnostics: analyzeSnapshot(inputs) };
 }
 

@@ -1,7 +1,16 @@
 // The xDS gRPC server: ADS (SotW and Delta), the per-type services (LDS, RDS,
 // CDS, EDS, SDS; SotW, Delta and Fetch), all routed through one stream engine
 // (stream.ts) and one authentication step (auth.ts) so no RPC can skip either.
-// It knows nothing of the mesh: `generate` maps a proxy to its view.
+// It knows nothing of the mesh: `generate` maps a proxy (and who it proved to
+// be) to its view.
+//
+// Each `listen` is its own gRPC server with its own policy: how callers are
+// authenticated, and whether secrets may be served at all. A listener without
+// transport security never serves secrets, whatever its authenticator says.
+//
+// Streams do not live forever: each is ended (a clean end the client retries)
+// when the caller's credential expires or after a jittered maximum age, so
+// every proxy re-authenticates regularly and a revoked token stops working.
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { discoveryPackage } from "../envoy/protos.js";
@@ -15,7 +24,7 @@ import {
   shortTypeName,
   XDS_TYPES,
 } from "../envoy/type-urls.js";
-import type { Authenticator, AuthRequest, AuthResult } from "./auth.js";
+import type { Authenticator, AuthRequest, AuthResult, CallerIdentity } from "./auth.js";
 import type { XdsMetrics } from "./metrics.js";
 import { type ProxyNode, proxyNodeFromRequest } from "./proxy.js";
 import { type EncodedResource, encodeSotwResponse, setVersion } from "./resource.js";
@@ -28,18 +37,54 @@ import {
   XdsStream,
 } from "./stream.js";
 
-/** Maps a proxy to everything it can see. Undefined while no configuration is loaded yet. */
-export type ViewGenerator = (node: ProxyNode) => ProxyView | undefined;
+/**
+ * Maps a proxy to everything it can see. Undefined while no configuration is
+ * loaded yet. `identity` is who the caller proved to be (for per-identity
+ * resources such as its certificate); SECRET resources are removed from the
+ * view of anonymous callers and on listeners that may not serve secrets.
+ */
+export type ViewGenerator = (node: ProxyNode, identity: CallerIdentity) => ProxyView | undefined;
+
+/**
+ * Called once a stream's caller is authenticated, before its first response
+ * (e.g. to have its certificate issued, so the first SDS request finds it).
+ * Bounded by the authentication timeout; a failure is logged and the stream
+ * goes on. What it returns is called when the stream closes.
+ */
+export type ConnectHook = (identity: CallerIdentity, node: ProxyNode) => Promise<(() => void) | undefined>;
+
+export interface ListenOptions {
+  /** Default: plaintext. */
+  credentials?: grpc.ServerCredentials;
+  /** Default: the server's `authenticate`. */
+  authenticate?: Authenticator;
+}
 
 export interface XdsServerOptions {
+  /** Default authenticator of every listener. */
   authenticate: Authenticator;
   generate: ViewGenerator;
+  onConnect?: ConnectHook;
   metrics: XdsMetrics;
   logger: Logger;
   /** Sent as `control_plane.identifier` in every response. */
   controlPlaneId?: string;
   /** A stream whose authentication takes longer is refused (UNAVAILABLE). Default 10 s. */
   authTimeoutMs?: number;
+  /**
+   * Streams are ended after this long (minus up to 10 % jitter, so a fleet that
+   * connected together does not reconnect together), and at the latest when the
+   * caller's credential expires. Default 30 min.
+   */
+  maxStreamAgeMs?: number;
+}
+
+/** The policy of one listening port. */
+interface Listener {
+  server: grpc.Server;
+  authenticate: Authenticator;
+  /** Only a listener with transport security may carry secrets. */
+  servesSecrets: boolean;
 }
 
 interface Method {
@@ -70,17 +115,16 @@ function perType(service: string, noun: string, typeUrl: string): Method[] {
 
 interface Connection {
   stream: XdsStream;
-  identity: Extract<AuthResult, { ok: true }>["identity"];
+  identity: CallerIdentity;
+  servesSecrets: boolean;
 }
 
+/** setTimeout's limit (about 24.8 days); longer delays fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class XdsServer {
-  readonly grpcServer = new grpc.Server({
-    // A proxy must not be able to hold the server with an idle stream forever,
-    // but xDS streams are long-lived: keepalive pings detect dead peers.
-    "grpc.keepalive_time_ms": 60_000,
-    "grpc.keepalive_timeout_ms": 20_000,
-    "grpc.max_receive_message_length": 16 * 1024 * 1024,
-  });
+  private readonly listeners: Listener[] = [];
+  private readonly definitions = new Map<string, Record<string, grpc.MethodDefinition<unknown, unknown>>>();
   private readonly connections = new Set<Connection>();
   private readonly controlPlaneId: string;
   private lastChangeAt: number | undefined;
@@ -88,34 +132,57 @@ export class XdsServer {
   constructor(private readonly opts: XdsServerOptions) {
     this.controlPlaneId = opts.controlPlaneId ?? "trellis";
     const pkg = discoveryPackage();
-    const byService = new Map<string, grpc.UntypedServiceImplementation>();
-    const definitions = new Map<string, Record<string, grpc.MethodDefinition<unknown, unknown>>>();
     for (const m of METHODS) {
       const svc = pkg[m.service] as grpc.ServiceDefinition;
       const original = svc[m.method];
       if (!original) throw new Error(`xDS method ${m.service}/${m.method} missing from the Envoy protos`);
-      let def = definitions.get(m.service);
+      let def = this.definitions.get(m.service);
       if (!def) {
         def = { ...svc } as Record<string, grpc.MethodDefinition<unknown, unknown>>;
-        definitions.set(m.service, def);
-        byService.set(m.service, {});
+        this.definitions.set(m.service, def);
       }
       // Responses are pre-encoded Buffers (resource.ts): serialise as identity.
       def[m.method] = { ...original, responseSerialize: (b: unknown) => b as Buffer };
-      const impl = byService.get(m.service) as grpc.UntypedServiceImplementation;
-      impl[m.method] =
-        m.kind === "Fetch"
-          ? (call: grpc.ServerUnaryCall<unknown, Buffer>, cb: grpc.sendUnaryData<Buffer>) => this.fetch(m, call, cb)
-          : (call: grpc.ServerDuplexStream<unknown, Buffer>) => this.open(m, call);
     }
-    for (const [name, def] of definitions)
-      this.grpcServer.addService(def as grpc.ServiceDefinition, byService.get(name) ?? {});
   }
 
-  /** Binds `host:port` (plaintext); resolves to the bound port. */
-  listen(address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+  /**
+   * Binds `host:port` with its own policy (plaintext and the server's
+   * authenticator by default); resolves to the bound port. A listener without
+   * transport security never serves secrets.
+   */
+  listen(address: string, options: ListenOptions | grpc.ServerCredentials = {}): Promise<number> {
+    const o: ListenOptions = options instanceof grpc.ServerCredentials ? { credentials: options } : options;
+    const credentials = o.credentials ?? grpc.ServerCredentials.createInsecure();
+    const listener: Listener = {
+      server: new grpc.Server({
+        // A proxy must not be able to hold the server with an idle stream forever,
+        // but xDS streams are long-lived: keepalive pings detect dead peers.
+        "grpc.keepalive_time_ms": 60_000,
+        "grpc.keepalive_timeout_ms": 20_000,
+        "grpc.max_receive_message_length": 16 * 1024 * 1024,
+      }),
+      authenticate: o.authenticate ?? this.opts.authenticate,
+      servesSecrets: credentials._isSecure(),
+    };
+    const byService = new Map<string, grpc.UntypedServiceImplementation>();
+    for (const m of METHODS) {
+      let impl = byService.get(m.service);
+      if (!impl) {
+        impl = {};
+        byService.set(m.service, impl);
+      }
+      impl[m.method] =
+        m.kind === "Fetch"
+          ? (call: grpc.ServerUnaryCall<unknown, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+              this.fetch(listener, m, call, cb)
+          : (call: grpc.ServerDuplexStream<unknown, Buffer>) => this.open(listener, m, call);
+    }
+    for (const [name, def] of this.definitions)
+      listener.server.addService(def as grpc.ServiceDefinition, byService.get(name) ?? {});
+    this.listeners.push(listener);
     return new Promise((resolve, reject) => {
-      this.grpcServer.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+      listener.server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
     });
   }
 
@@ -130,24 +197,37 @@ export class XdsServer {
     end();
   }
 
+  /**
+   * Recomputes and pushes the view of the streams whose caller matches, e.g.
+   * those of one workload identity after its certificate was re-issued.
+   */
+  pushWhere(matches: (identity: CallerIdentity) => boolean, changeAt?: number): void {
+    for (const c of this.connections) if (matches(c.identity)) this.refresh(c, changeAt);
+  }
+
   private refresh(c: Connection, changeAt?: number): void {
     const node = c.stream.node;
     if (!node) return;
+    const view = this.viewOf(node, c.identity, c.servesSecrets);
+    if (view && view !== "failed") c.stream.setView(view, changeAt);
+  }
+
+  /** The caller's view with the secrets it may not have taken out; "failed" when generating threw (logged). */
+  private viewOf(node: ProxyNode, identity: CallerIdentity, servesSecrets: boolean): ProxyView | undefined | "failed" {
     let view: ProxyView | undefined;
     try {
-      view = this.opts.generate(node);
+      view = this.opts.generate(node, identity);
     } catch (err) {
       this.opts.logger.error({ err, proxy: node.id }, "generating the proxy's configuration failed");
-      return;
+      return "failed";
     }
-    if (!view) return;
-    if (c.identity.kind === "anonymous" && view.has(SECRET)) {
-      // Secrets are only ever served to an authenticated workload identity.
+    if (view?.has(SECRET) && (identity.kind === "anonymous" || !servesSecrets)) {
+      // Secrets are only ever served to an authenticated workload identity, over TLS.
       const copy = new Map(view);
       copy.delete(SECRET);
       view = copy;
     }
-    c.stream.setView(view, changeAt);
+    return view;
   }
 
   streamStatuses(): StreamStatus[] {
@@ -167,13 +247,21 @@ export class XdsServer {
   async shutdown(graceMs = 5_000): Promise<void> {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.grpcServer.forceShutdown();
+        for (const l of this.listeners) l.server.forceShutdown();
         resolve();
       }, graceMs);
-      this.grpcServer.tryShutdown(() => {
+      let open = this.listeners.length;
+      if (open === 0) {
         clearTimeout(timer);
         resolve();
-      });
+      }
+      for (const l of this.listeners) {
+        l.server.tryShutdown(() => {
+          if (--open > 0) return;
+          clearTimeout(timer);
+          resolve();
+        });
+      }
       // Long-lived streams never finish on their own: end them so tryShutdown can complete.
       for (const c of this.connections) c.stream.end?.();
     });
@@ -181,7 +269,7 @@ export class XdsServer {
 
   // ---- streams --------------------------------------------------------------
 
-  private open(m: Method, call: grpc.ServerDuplexStream<unknown, Buffer>): void {
+  private open(listener: Listener, m: Method, call: grpc.ServerDuplexStream<unknown, Buffer>): void {
     const rpc = `${m.service.split(".").pop()}/${m.method}`;
     const kind = m.kind as StreamKind;
     const log = this.opts.logger;
@@ -189,6 +277,9 @@ export class XdsServer {
     let conn: Connection | undefined;
     let phase: "awaiting-node" | "authenticating" | "ready" | "closed" = "awaiting-node";
     const queued: unknown[] = [];
+    let ageTimer: NodeJS.Timeout | undefined;
+    let detach: (() => void) | undefined;
+    const closed = () => phase === "closed";
 
     const host: StreamHost = {
       controlPlaneId: this.controlPlaneId,
@@ -228,6 +319,12 @@ export class XdsServer {
       if (phase === "closed") return;
       phase = "closed";
       stream.closed = true;
+      clearTimeout(ageTimer);
+      try {
+        detach?.();
+      } catch (err) {
+        log.error({ err, proxy: stream.node?.id }, "releasing the stream's resources failed");
+      }
       if (conn) {
         this.connections.delete(conn);
         metrics.connected.dec({ kind });
@@ -277,34 +374,60 @@ export class XdsServer {
       if (!node) return fail(grpc.status.INVALID_ARGUMENT, "the first request on an xDS stream must carry node.id");
       stream.node = node;
       phase = "authenticating";
-      this.authenticate({
+      const started = Date.now();
+      this.authenticate(listener, {
         method: call.getPath(),
         typeUrl: m.typeUrl,
         node,
         metadata: call.metadata,
         peer: call.getPeer(),
-      }).then(
-        (res) => {
-          if (phase === "closed") return;
-          if (!res.ok) {
-            metrics.authFailures.inc({ reason: grpc.status[res.code] ?? String(res.code) });
-            log.warn({ proxy: node.id, peer: call.getPeer(), rpc, reason: res.message }, "xds stream refused");
-            return fail(res.code, res.message);
-          }
-          conn = { stream, identity: res.identity };
-          this.connections.add(conn);
-          metrics.connected.inc({ kind });
-          phase = "ready";
-          log.info({ proxy: node.id, rpc, peer: call.getPeer(), identity: res.identity }, "xds stream connected");
-          this.refresh(conn, this.lastChangeAt);
-          for (const q of queued.splice(0)) if (phase === "ready") dispatch(q);
-          if (phase === "ready") call.resume();
-        },
-        (err) => {
-          log.error({ err, proxy: node.id }, "authentication failed with an internal error");
-          fail(grpc.status.INTERNAL, "authentication failed");
-        },
-      );
+      })
+        .then(
+          async (res) => {
+            if (phase === "closed") return;
+            if (!res.ok) {
+              metrics.authFailures.inc({ reason: grpc.status[res.code] ?? String(res.code) });
+              log.warn({ proxy: node.id, peer: call.getPeer(), rpc, reason: res.message }, "xds stream refused");
+              return fail(res.code, res.message);
+            }
+            const release = await this.connectHook(res.identity, node, started);
+            // The stream may have been cancelled meanwhile (close() runs from event handlers).
+            if (closed()) {
+              release?.();
+              return;
+            }
+            detach = release;
+            conn = { stream, identity: res.identity, servesSecrets: listener.servesSecrets };
+            this.connections.add(conn);
+            metrics.connected.inc({ kind });
+            phase = "ready";
+            const closeIn = this.streamLifetime(res.identity);
+            ageTimer = setTimeout(() => {
+              // A clean end: Envoy and gRPC clients reconnect at once and authenticate afresh.
+              log.info(
+                { proxy: node.id, rpc },
+                "xds stream reached its maximum age or its credential expired: ending it",
+              );
+              stream.end?.();
+            }, closeIn);
+            ageTimer.unref?.();
+            log.info(
+              { proxy: node.id, rpc, peer: call.getPeer(), identity: res.identity, closeInMs: closeIn },
+              "xds stream connected",
+            );
+            this.refresh(conn, this.lastChangeAt);
+            for (const q of queued.splice(0)) if (phase === "ready") dispatch(q);
+            if (phase === "ready") call.resume();
+          },
+          (err) => {
+            log.error({ err, proxy: node.id }, "authentication failed with an internal error");
+            fail(grpc.status.INTERNAL, "authentication failed");
+          },
+        )
+        .catch((err: unknown) => {
+          log.error({ err, proxy: node.id }, "connecting the stream failed with an internal error");
+          fail(grpc.status.INTERNAL, "internal error");
+        });
     });
     call.on("drain", () => stream.drained());
     call.on("end", () => {
@@ -317,7 +440,12 @@ export class XdsServer {
   }
 
   /** Unary Fetch*: authenticated like every other RPC, answered with the current state. */
-  private fetch(m: Method, call: grpc.ServerUnaryCall<unknown, Buffer>, cb: grpc.sendUnaryData<Buffer>): void {
+  private fetch(
+    listener: Listener,
+    m: Method,
+    call: grpc.ServerUnaryCall<unknown, Buffer>,
+    cb: grpc.sendUnaryData<Buffer>,
+  ): void {
     // biome-ignore lint/suspicious/noExplicitAny: decoded proto-loader request
     const req = call.request as any;
     const typeUrl = m.typeUrl as string;
@@ -326,39 +454,107 @@ export class XdsServer {
       cb({ code: grpc.status.INVALID_ARGUMENT, details: "the request must carry node.id" });
       return;
     }
-    this.authenticate({ method: call.getPath(), typeUrl, node, metadata: call.metadata, peer: call.getPeer() }).then(
-      (res) => {
-        if (!res.ok) {
-          this.opts.metrics.authFailures.inc({ reason: grpc.status[res.code] ?? String(res.code) });
-          return cb({ code: res.code, details: res.message });
-        }
-        if (typeUrl === SECRET && res.identity.kind === "anonymous") {
-          return cb({ code: grpc.status.PERMISSION_DENIED, details: "secrets are only served to workload identities" });
-        }
-        let available: ReadonlyMap<string, EncodedResource> | undefined;
-        try {
-          available = this.opts.generate(node)?.get(typeUrl);
-        } catch (err) {
-          this.opts.logger.error({ err, proxy: node.id }, "generating the proxy's configuration failed");
-          return cb({ code: grpc.status.INTERNAL, details: "generating configuration failed" });
-        }
-        if (!available) return cb({ code: grpc.status.UNAVAILABLE, details: "no configuration loaded yet" });
-        const names: string[] = req.resource_names ?? [];
-        const out: EncodedResource[] =
-          names.length === 0 && isFullStateType(typeUrl)
-            ? [...available.values()]
-            : names.map((n) => available.get(n)).filter((r): r is EncodedResource => r !== undefined);
-        cb(null, encodeSotwResponse({ versionInfo: setVersion(out), typeUrl, nonce: "", resources: out }));
+    const started = Date.now();
+    const peer = call.getPeer();
+    this.authenticate(listener, { method: call.getPath(), typeUrl, node, metadata: call.metadata, peer })
+      .then(
+        async (res) => {
+          if (!res.ok) {
+            this.opts.metrics.authFailures.inc({ reason: grpc.status[res.code] ?? String(res.code) });
+            this.opts.logger.warn({ proxy: node.id, peer, rpc: m.method, reason: res.message }, "xds fetch refused");
+            return cb({ code: res.code, details: res.message });
+          }
+          if (typeUrl === SECRET && (res.identity.kind === "anonymous" || !listener.servesSecrets)) {
+            return cb({
+              code: grpc.status.PERMISSION_DENIED,
+              details: "secrets are only served to authenticated workload identities over TLS",
+            });
+          }
+          let release: (() => void) | undefined;
+          if (typeUrl === SECRET) release = await this.connectHook(res.identity, node, started);
+          let view: ReturnType<typeof this.viewOf>;
+          try {
+            view = this.viewOf(node, res.identity, listener.servesSecrets);
+          } finally {
+            release?.();
+          }
+          if (view === "failed") return cb({ code: grpc.status.INTERNAL, details: "generating configuration failed" });
+          const available = view?.get(typeUrl);
+          if (!available) return cb({ code: grpc.status.UNAVAILABLE, details: "no configuration loaded yet" });
+          const names: string[] = req.resource_names ?? [];
+          const out: EncodedResource[] =
+            names.length === 0 && isFullStateType(typeUrl)
+              ? [...available.values()]
+              : names.map((n) => available.get(n)).filter((r): r is EncodedResource => r !== undefined);
+          cb(null, encodeSotwResponse({ versionInfo: setVersion(out), typeUrl, nonce: "", resources: out }));
+        },
+        (err) => {
+          this.opts.logger.error({ err, proxy: node.id }, "authentication failed with an internal error");
+          cb({ code: grpc.status.INTERNAL, details: "authentication failed" });
+        },
+      )
+      .catch((err: unknown) => {
+        this.opts.logger.error({ err, proxy: node.id }, "answering a fetch failed with an internal error");
+        cb({ code: grpc.status.INTERNAL, details: "internal error" });
+      });
+  }
+
+  /**
+   * The connect hook, bounded by what is left of the authentication budget;
+   * a failure or a timeout is logged and the stream goes on without it.
+   */
+  private async connectHook(
+    identity: CallerIdentity,
+    node: ProxyNode,
+    startedAt: number,
+  ): Promise<(() => void) | undefined> {
+    const hook = this.opts.onConnect;
+    if (!hook) return undefined;
+    const budget = Math.max(0, (this.opts.authTimeoutMs ?? 10_000) - (Date.now() - startedAt));
+    let timer: NodeJS.Timeout | undefined;
+    const running = hook(identity, node);
+    const outcome = await Promise.race([
+      running.then(
+        (release) => ({ release }),
+        (err: unknown) => ({ err }),
+      ),
+      new Promise<{ timeout: true }>((r) => {
+        timer = setTimeout(() => r({ timeout: true }), budget);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if ("release" in outcome) return outcome.release;
+    if ("err" in outcome) {
+      this.opts.logger.error({ err: outcome.err, proxy: node.id }, "preparing the stream's resources failed");
+      return undefined;
+    }
+    this.opts.logger.warn({ proxy: node.id, budgetMs: budget }, "preparing the stream's resources is slow; going on");
+    // It may still finish: whatever it acquired is released once it does.
+    let late: (() => void) | undefined;
+    let closed = false;
+    running.then(
+      (release) => {
+        if (closed) release?.();
+        else late = release;
       },
-      (err) => {
-        this.opts.logger.error({ err, proxy: node.id }, "authentication failed with an internal error");
-        cb({ code: grpc.status.INTERNAL, details: "authentication failed" });
-      },
+      () => {},
     );
+    return () => {
+      closed = true;
+      late?.();
+    };
+  }
+
+  /** How long a stream may live: the maximum age minus up to 10 % jitter, and no later than its credential expires. */
+  private streamLifetime(identity: CallerIdentity): number {
+    const maxAge = this.opts.maxStreamAgeMs ?? 30 * 60_000;
+    let ms = maxAge * (1 - 0.1 * Math.random());
+    if (identity.kind === "workload" && identity.expiresAt)
+      ms = Math.min(ms, identity.expiresAt.getTime() - Date.now());
+    return Math.min(MAX_TIMER_MS, Math.max(0, ms));
   }
 
   /** The one authentication step, bounded in time so a hung check cannot hold a stream forever. */
-  private authenticate(req: AuthRequest): Promise<AuthResult> {
+  private authenticate(listener: Listener, req: AuthRequest): Promise<AuthResult> {
     const timeoutMs = this.opts.authTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<AuthResult>((resolve) => {
@@ -372,6 +568,6 @@ export class XdsServer {
         timeoutMs,
       );
     });
-    return Promise.race([this.opts.authenticate(req), timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([listener.authenticate(req), timeout]).finally(() => clearTimeout(timer));
   }
 }

@@ -38,7 +38,7 @@ function pkg(): AnyClient {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: Any from proto-loader
-function decodeAny(any: any): { typeUrl: string; value: any } {
+export function decodeAny(any: any): { typeUrl: string; value: any } {
   const typeUrl: string = any.type_url;
   const type = messageType(messageNameOf(typeUrl));
   const value = type.toObject(type.decode(any.value), { longs: String, enums: String, defaults: false, oneofs: true });
@@ -94,6 +94,13 @@ class Queue<T> {
   }
 }
 
+/** How to reach the server: plaintext by default; TLS (xDS on 15012) with channel credentials and options. */
+export interface ConnectOptions {
+  credentials?: grpc.ChannelCredentials;
+  /** e.g. grpc.ssl_target_name_override to check the server's certificate for a name when dialling an IP. */
+  channelOptions?: grpc.ChannelOptions;
+}
+
 abstract class BaseClient<Res> {
   protected readonly client: AnyClient;
   // biome-ignore lint/suspicious/noExplicitAny: grpc duplex
@@ -107,11 +114,12 @@ abstract class BaseClient<Res> {
     service: string,
     method: string,
     protected readonly metadata = new grpc.Metadata(),
+    conn: ConnectOptions = {},
   ) {
     const parts = service.split(".");
     let ctor = pkg();
     for (const p of parts) ctor = ctor[p];
-    this.client = new ctor(address, grpc.credentials.createInsecure());
+    this.client = new ctor(address, conn.credentials ?? grpc.credentials.createInsecure(), conn.channelOptions ?? {});
     this.call = this.client[method](this.metadata);
     this.call.on("data", (raw: unknown) => {
       const res = this.decode(raw);
@@ -167,8 +175,14 @@ abstract class BaseClient<Res> {
 export const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService";
 
 export class SotwClient extends BaseClient<SotwResponse> {
-  constructor(address: string, service = ADS_SERVICE, method = "StreamAggregatedResources", md?: grpc.Metadata) {
-    super(address, service, method, md);
+  constructor(
+    address: string,
+    service = ADS_SERVICE,
+    method = "StreamAggregatedResources",
+    md?: grpc.Metadata,
+    conn?: ConnectOptions,
+  ) {
+    super(address, service, method, md, conn);
   }
   // biome-ignore lint/suspicious/noExplicitAny: DiscoveryRequest
   send(req: any): void {
@@ -189,8 +203,14 @@ export class SotwClient extends BaseClient<SotwResponse> {
 }
 
 export class DeltaClient extends BaseClient<DeltaResponse> {
-  constructor(address: string, service = ADS_SERVICE, method = "DeltaAggregatedResources", md?: grpc.Metadata) {
-    super(address, service, method, md);
+  constructor(
+    address: string,
+    service = ADS_SERVICE,
+    method = "DeltaAggregatedResources",
+    md?: grpc.Metadata,
+    conn?: ConnectOptions,
+  ) {
+    super(address, service, method, md, conn);
   }
   // biome-ignore lint/suspicious/noExplicitAny: DeltaDiscoveryRequest
   send(req: any): void {
@@ -218,8 +238,15 @@ export function node(id: string, extra: Record<string, unknown> = {}) {
 
 /** A plain proto-loader client for one xDS service (for unary Fetch calls). */
 // biome-ignore lint/suspicious/noExplicitAny: proto-loader client
-export function rawClient(address: string, service: string): any {
+export function rawClient(address: string, service: string, conn: ConnectOptions = {}): any {
   let ctor = pkg();
   for (const p of service.split(".")) ctor = ctor[p];
-  return new ctor(address, grpc.credentials.createInsecure());
+  return new ctor(address, conn.credentials ?? grpc.credentials.createInsecure(), conn.channelOptions ?? {});
+}
+
+/** Metadata carrying a bearer token, as Envoy's credential injector (or a gRPC client) sends it. */
+export function bearer(token: string | undefined, scheme = "Bearer "): grpc.Metadata {
+  const md = new grpc.Metadata();
+  if (token !== undefined) md.set("authorization", `${scheme}${token}`);
+  return md;
 }

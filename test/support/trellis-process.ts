@@ -8,7 +8,10 @@ export const TRELLIS = join(REPO, "dist/src/cli/main.js");
 
 export interface TrellisProcess {
   child: ChildProcess;
+  /** Plaintext xDS; "" when not served (--kube without --dev-plaintext-xds). */
   xdsAddress: string;
+  /** xDS over TLS (--kube). */
+  xdsTlsAddress?: string;
   adminUrl: string;
   /** Every JSON log line so far. */
   logs: Record<string, unknown>[];
@@ -36,6 +39,8 @@ export async function startTrellis(configDir: string, extra: string[] = []): Pro
       "127.0.0.1:0",
       "--admin-address",
       "127.0.0.1:0",
+      // With --kube xDS over TLS is served too: on a free port, so suites can run side by side.
+      ...(extra.includes("--kube") && !extra.includes("--xds-tls-address") ? ["--xds-tls-address", "127.0.0.1:0"] : []),
       ...extra,
     ],
     { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
@@ -90,7 +95,8 @@ export async function startTrellis(configDir: string, extra: string[] = []): Pro
   const ready = await waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("trellis serving"));
   return {
     child,
-    xdsAddress: ready.xds as string,
+    xdsAddress: (ready.xds as string | undefined) ?? "",
+    ...(typeof ready.xdsTls === "string" ? { xdsTlsAddress: ready.xdsTls } : {}),
     adminUrl: `http://${ready.admin as string}`,
     logs,
     waitForLog,

@@ -6,6 +6,11 @@
 // kubelet: it expands `$(VAR)` in a container's args from the container's env,
 // which the downward API fills. Every other `$` is written `$$` so the kubelet
 // leaves it alone.
+//
+// The bootstrap dials the control plane over TLS (15012), verifies it against
+// the mesh root from ConfigMap trellis-ca-root-cert (mounted at CA_DIR), and
+// authenticates with the pod's projected token (TOKEN_DIR/TOKEN_FILE), which
+// Envoy re-reads as the kubelet rotates it (docs/security.md).
 import type { MeshConfig } from "../../src/config/mesh-config.js";
 import { envoyBootstrap, READINESS_PATH } from "../../src/envoy/bootstrap.js";
 import { type PodSettings, quantityValue } from "./annotations.js";
@@ -18,6 +23,7 @@ import {
   PROXY_GID,
   PROXY_UID,
   TOKEN_DIR,
+  TOKEN_FILE,
   VOLUME,
 } from "./names.js";
 import type { Container, JsonObject } from "./pod.js";
@@ -102,6 +108,7 @@ export function proxyArgs(input: ProxyInput): string[] {
     nodeId,
     cluster,
     xdsAddress: input.xdsAddress,
+    tls: { caDir: CA_DIR, tokenPath: `${TOKEN_DIR}/${TOKEN_FILE}` },
     metadata: {
       NAME: ref("POD_NAME"),
       NAMESPACE: ref("POD_NAMESPACE"),

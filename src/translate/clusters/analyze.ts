@@ -181,14 +181,8 @@ function analyzePolicy(p: TrafficPolicy | PortTrafficPolicy, path: string, hasOu
     }
   }
   const tls = p.tls;
-  if (tls?.mode === "ISTIO_MUTUAL") {
-    report(
-      CLUSTER_CODES.istioMutualUnsupported,
-      "warning",
-      `${path}.tls.mode`,
-      "ISTIO_MUTUAL comes with Istio mutual TLS (security issue); until then connections are plaintext",
-    );
-  } else if (tls && (tls.mode === "SIMPLE" || tls.mode === "MUTUAL")) {
+  // ISTIO_MUTUAL is analysed with the rest of mutual TLS (security/analyze.ts).
+  if (tls && (tls.mode === "SIMPLE" || tls.mode === "MUTUAL")) {
     if (tls.mode === "MUTUAL" && !originatesTls(tls)) {
       report(
         CLUSTER_CODES.mutualWithoutCertificate,
@@ -395,14 +389,16 @@ function analyzeServiceEntry(inputs: TranslationInputs, se: SourcedObject<Servic
       const r = dr.object.object.spec;
       const policies = [r.trafficPolicy, ...(r.trafficPolicy?.portLevelSettings ?? [])];
       for (const s of r.subsets ?? []) policies.push(s.trafficPolicy, ...(s.trafficPolicy?.portLevelSettings ?? []));
-      return policies.some((p) => originatesTls(p?.tls));
+      return policies.some((p) => originatesTls(p?.tls) || p?.tls?.mode === "ISTIO_MUTUAL");
     });
-    if (!verified) {
+    // Auto mTLS checks them too, toward endpoints with a sidecar.
+    const autoMtls = inputs.mesh.enableAutoMtls && spec.location === "MESH_INTERNAL";
+    if (!verified && !autoMtls) {
       report(
         CLUSTER_CODES.subjectAltNamesUnused,
         "info",
         "spec.subjectAltNames",
-        "verified only when a DestinationRule originates TLS (SIMPLE/MUTUAL) to this host, or with Istio mutual TLS (security issue); unused here",
+        "verified only when a DestinationRule originates TLS (SIMPLE, MUTUAL, ISTIO_MUTUAL) to this host, or by auto mTLS toward a MESH_INTERNAL service; unused here",
       );
     }
   }

@@ -34,9 +34,20 @@ function load(file: string, text = readFileSync(join(CASES, file), "utf8")) {
 const proxyless: ProxyTarget = { class: "proxyless-grpc", namespace: "default", labels: {} };
 const sidecar: ProxyTarget = { class: "sidecar", namespace: "default", labels: {} };
 
-/** What grpc-js-xds needs to decode resources: no certificate providers (Trellis sends no TLS to gRPC). */
+/**
+ * What grpc-js-xds needs to decode resources: the certificate provider instance
+ * `default` that `trellis bootstrap --grpc --cert-dir` declares (ISTIO_MUTUAL
+ * clusters name it).
+ */
 const grpcContext = {
-  bootstrap: { certificateProviders: {} },
+  bootstrap: {
+    certificateProviders: {
+      default: {
+        pluginName: "file_watcher",
+        config: { certificateFile: "c", privateKeyFile: "k", caCertificateFile: "r", refreshIntervalMs: 900_000 },
+      },
+    },
+  },
   server: {},
 } as unknown as XdsDecodeContext;
 
@@ -202,7 +213,6 @@ describe("analyzeDestinationRules", () => {
       "TRL3207 spec.trafficPolicy.loadBalancer.simple",
       "TRL3205 spec.trafficPolicy.loadBalancer.zoneAwareLbSetting",
       "TRL3205 spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes",
-      "TRL3206 spec.trafficPolicy.tls.mode",
       "TRL3205 spec.trafficPolicy.tunnel",
       "TRL3207 spec.trafficPolicy.proxyProtocol",
       "TRL3205 spec.trafficPolicy.retryBudget.budgetInterval",

@@ -12,8 +12,8 @@ export const CLUSTER_CODES = {
   duplicateSubset: "TRL3204",
   /** A field Trellis accepts but does not implement; it has no effect. */
   fieldUnsupported: "TRL3205",
-  /** tls.mode ISTIO_MUTUAL: comes with the security issue; traffic stays plaintext until then. */
-  istioMutualUnsupported: "TRL3206",
+  // TRL3206 (ISTIO_MUTUAL not implemented) is retired: ISTIO_MUTUAL is translated
+  // (security/, TRL36xx); never reuse it.
   /** A setting proxyless gRPC clients cannot apply; what they get instead is in the message. */
   proxylessDegraded: "TRL3207",
   /** A ServiceEntry proxyless gRPC clients cannot use (resolution NONE, DNS with several endpoints): left out of their views. */

@@ -1,10 +1,12 @@
 // Clusters for a proxy (CDS). Owns the outbound clusters of every visible
 // service port and DestinationRule subset (outbound.ts, with one file per
 // DestinationRule feature), and for sidecars the BlackHoleCluster, the
-// PassthroughCluster and the inbound clusters of the proxy's own ports.
+// PassthroughCluster, the inbound clusters of the proxy's own ports and the
+// clusters it fetches JWT keys through.
 // Pure; imports model/, config/ types and envoy/ types only.
 import type { Cluster } from "../../envoy/generated/envoy/config/cluster/v3/Cluster.js";
 import type { TranslationContext } from "../context.js";
+import { jwksClusters } from "../filters/jwt-authn.js";
 import { inboundClusters } from "./inbound.js";
 import { outboundClusters } from "./outbound.js";
 import { blackholeCluster, inboundPassthroughCluster, passthroughCluster } from "./passthrough.js";
@@ -12,6 +14,13 @@ import { blackholeCluster, inboundPassthroughCluster, passthroughCluster } from 
 export function clusters(ctx: TranslationContext): Cluster[] {
   const out = outboundClusters(ctx);
   if (ctx.proxy.class === "sidecar")
-    out.push(blackholeCluster(), passthroughCluster(), inboundPassthroughCluster(), ...inboundClusters(ctx));
+    out.push(
+      blackholeCluster(),
+      passthroughCluster(),
+      inboundPassthroughCluster(),
+      ...inboundClusters(ctx),
+      // Where the sidecar fetches RequestAuthentication keys (filters/jwt-authn.ts).
+      ...jwksClusters(ctx),
+    );
   return out;
 }

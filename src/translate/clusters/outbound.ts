@@ -17,6 +17,9 @@
 // (or none: the host itself) are LOGICAL_DNS, everything else is left out of
 // proxyless views, as are clusters that need TLS origination (tls.ts).
 // Every such omission is reported once by analyze.ts.
+//
+// Istio mutual TLS: DestinationRule ISTIO_MUTUAL (istio-mutual.ts, both proxy
+// classes) and, for sidecars, auto mTLS (auto-mtls.ts).
 import type { Subset, TrafficPolicy } from "../../config/networking/destination-rule.js";
 import type { ServiceEntry } from "../../config/networking/service-entry.js";
 import type { Cluster } from "../../envoy/generated/envoy/config/cluster/v3/Cluster.js";
@@ -29,10 +32,12 @@ import {
 import type { ProxyClass, TranslationContext } from "../context.js";
 import { localityGroups, toAssignment } from "../endpoints/load-assignment.js";
 import { outboundClusterName } from "../names.js";
+import { applySidecarMeshTls } from "./auto-mtls.js";
 import { applyConnectionPool, applyH2Upgrade, applyProxylessConnectionPool } from "./connection-pool.js";
 import { applyConsistentHash, applyProxylessConsistentHash } from "./consistent-hash.js";
 import { dnsCluster, proxylessDnsCluster } from "./dns-cluster.js";
 import { edsCluster } from "./eds-cluster.js";
+import { applyProxylessIstioMutual, isIstioMutual, type MutualTlsTarget } from "./istio-mutual.js";
 import { applySimpleLoadBalancer } from "./load-balancer.js";
 import {
   applyLocality,
@@ -150,7 +155,12 @@ function dnsAssignment(plan: OutboundClusterPlan, placement: ProxyPlacement, ena
   return toAssignment(plan.name, applyLocality(groups, placement, effectiveLocalitySetting(lb), enableFailover));
 }
 
-function sidecarCluster(plan: OutboundClusterPlan, placement: ProxyPlacement, sans: readonly string[]): Cluster {
+function sidecarCluster(
+  ctx: TranslationContext,
+  plan: OutboundClusterPlan,
+  placement: ProxyPlacement,
+  sans: readonly string[],
+): Cluster {
   const policy = plan.policy;
   const lb = policy?.loadBalancer;
   const enableFailover = policy?.outlierDetection !== undefined;
@@ -172,11 +182,17 @@ function sidecarCluster(plan: OutboundClusterPlan, placement: ProxyPlacement, sa
   }
   const http2 = d.http?.explicit_http_config?.http2_protocol_options !== undefined;
   applyTls(d, policy?.tls, { http2, serviceSubjectAltNames: sans });
+  applySidecarMeshTls(d, ctx, mutualTlsTarget(plan, sans), {
+    service: plan.service,
+    policy,
+    originalDst: plan.type === "ORIGINAL_DST",
+    endpoints: plan.endpoints,
+  });
   applyProxyProtocol(cluster, policy?.proxyProtocol);
   return finish(d);
 }
 
-function proxylessCluster(plan: OutboundClusterPlan): Cluster {
+function proxylessCluster(ctx: TranslationContext, plan: OutboundClusterPlan, sans: readonly string[]): Cluster {
   const cluster =
     plan.type === "EDS"
       ? edsCluster(plan.name)
@@ -185,13 +201,19 @@ function proxylessCluster(plan: OutboundClusterPlan): Cluster {
   if (hash) applyProxylessConsistentHash(cluster, hash);
   applyProxylessConnectionPool(cluster, plan.policy?.connectionPool);
   applyProxylessOutlierDetection(cluster, plan.policy?.outlierDetection);
+  const tls = plan.policy?.tls;
+  if (tls && isIstioMutual(tls)) applyProxylessIstioMutual(cluster, ctx, mutualTlsTarget(plan, sans), tls);
   return cluster;
+}
+
+function mutualTlsTarget(plan: OutboundClusterPlan, sans: readonly string[]): MutualTlsTarget {
+  return { service: plan.service, port: plan.port.number, subset: plan.subset?.name, serviceEntrySans: sans };
 }
 
 export function outboundClusters(ctx: TranslationContext): Cluster[] {
   const plans = outboundClusterPlans(ctx);
-  if (ctx.proxy.class === "proxyless-grpc") return plans.map(proxylessCluster);
-  const placement = proxyPlacement(ctx);
   const sansOf = serviceSubjectAltNames(ctx);
-  return plans.map((p) => sidecarCluster(p, placement, sansOf(p.service)));
+  if (ctx.proxy.class === "proxyless-grpc") return plans.map((p) => proxylessCluster(ctx, p, sansOf(p.service)));
+  const placement = proxyPlacement(ctx);
+  return plans.map((p) => sidecarCluster(ctx, p, placement, sansOf(p.service)));
 }

@@ -12,17 +12,24 @@ const RAW_BUFFER = {
   typed_config: packAny("type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer", {}),
 };
 
-export function applyProxyProtocol(c: Cluster, proxyProtocol: TrafficPolicy["proxyProtocol"]): void {
-  if (!proxyProtocol) return;
-  const wrapped: ProxyProtocolUpstreamTransport = {
-    config: { version: proxyProtocol.version ?? "V1" },
-    transport_socket: c.transport_socket ?? RAW_BUFFER,
-  };
-  c.transport_socket = {
+type Socket = NonNullable<Cluster["transport_socket"]>;
+
+function wrap(inner: Socket, version: "V1" | "V2"): Socket {
+  const wrapped: ProxyProtocolUpstreamTransport = { config: { version }, transport_socket: inner };
+  return {
     name: "envoy.transport_sockets.upstream_proxy_protocol",
     typed_config: packAny(
       "type.googleapis.com/envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport",
       wrapped,
     ),
   };
+}
+
+export function applyProxyProtocol(c: Cluster, proxyProtocol: TrafficPolicy["proxyProtocol"]): void {
+  if (!proxyProtocol) return;
+  const version = proxyProtocol.version ?? "V1";
+  c.transport_socket = wrap(c.transport_socket ?? RAW_BUFFER, version);
+  // Auto mTLS chooses the socket per endpoint: each choice gets the header too, as in Istio.
+  for (const m of c.transport_socket_matches ?? [])
+    m.transport_socket = wrap(m.transport_socket ?? RAW_BUFFER, version);
 }

@@ -14,9 +14,10 @@
 //   else auto_sni from the request's Host, and auto_san_validation when
 //   neither SANs nor SNI are given; insecureSkipVerify drops verification;
 // - HTTP/2 clusters advertise ALPN h2; TLS 1.2 to 1.3.
-// DISABLE and no tls: plaintext. ISTIO_MUTUAL: the security issue (reported;
-// plaintext until then). MUTUAL without a certificate and key: Istio fails to
-// build the context and sends plaintext; so does Trellis (reported).
+// DISABLE: plaintext; no tls: plaintext unless auto mTLS applies
+// (auto-mtls.ts). ISTIO_MUTUAL: istio-mutual.ts. MUTUAL without a certificate
+// and key: Istio fails to build the context and sends plaintext; so does
+// Trellis (reported).
 //
 // Proxyless gRPC takes TLS only from certificate providers in its bootstrap,
 // never from files or SDS: a cluster that needs SIMPLE/MUTUAL is not served to

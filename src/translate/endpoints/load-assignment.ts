@@ -12,6 +12,7 @@ import type { ClusterLoadAssignment } from "../../envoy/generated/envoy/config/e
 import type { LbEndpoint } from "../../envoy/generated/envoy/config/endpoint/v3/LbEndpoint.js";
 import type { LocalityLbEndpoints } from "../../envoy/generated/envoy/config/endpoint/v3/LocalityLbEndpoints.js";
 import type { EndpointModel } from "../../model/services.js";
+import { endpointTlsMode, TRANSPORT_SOCKET_MATCH_KEY, tlsModeStruct } from "../security/tls-mode.js";
 
 export interface GroupMember {
   endpoint: LbEndpoint;
@@ -77,12 +78,16 @@ export function localityGroups(servicePort: number, endpoints: readonly Endpoint
       const key = `${e.address}:${port}`;
       if (seen.has(key)) continue;
       seen.add(key);
+      const endpoint: LbEndpoint = {
+        endpoint: { address: { socket_address: { address: e.address, port_value: port } } },
+        health_status: "HEALTHY",
+        load_balancing_weight: { value: e.weight },
+      };
+      // Whether the endpoint has a sidecar: auto-mTLS clusters choose their transport socket by it.
+      const tlsMode = endpointTlsMode(e.labels);
+      if (tlsMode) endpoint.metadata = { filter_metadata: { [TRANSPORT_SOCKET_MATCH_KEY]: tlsModeStruct(tlsMode) } };
       members.push({
-        endpoint: {
-          endpoint: { address: { socket_address: { address: e.address, port_value: port } } },
-          health_status: "HEALTHY",
-          load_balancing_weight: { value: e.weight },
-        },
+        endpoint,
         weight: e.weight,
         labels: { ...e.labels, ...topologyLabels(e.locality, e.network) },
       });

@@ -1,5 +1,6 @@
 // Listeners for a proxy (LDS). Proxyless gRPC clients get one API listener per
-// visible service port. Envoy sidecars, whose traffic iptables captures, get
+// visible service port, and proxyless gRPC servers a server listener per port
+// their workload serves (grpc-server.ts). Envoy sidecars, whose traffic iptables captures, get
 // the outbound listeners per service port (outbound-listeners.ts), the
 // virtualOutbound capture listener on 15001 and the virtualInbound capture
 // listener on 15006 (plus real listeners for Sidecar ingress with
@@ -14,6 +15,7 @@ import type { Listener } from "../../envoy/generated/envoy/config/listener/v3/Li
 import type { TranslationContext } from "../context.js";
 import { apiListenerName } from "../names.js";
 import { apiListener } from "./api-listener.js";
+import { grpcServerListeners } from "./grpc-server.js";
 import { outboundListeners } from "./outbound-listeners.js";
 import { outboundTrafficMode } from "./sidecar-scope.js";
 import { inboundListeners } from "./virtual-inbound.js";
@@ -23,12 +25,13 @@ const addressKey = (l: Listener) => `${l.address?.socket_address?.address}:${l.a
 
 export function listeners(ctx: TranslationContext): Listener[] {
   if (ctx.proxy.class === "proxyless-grpc") {
-    return ctx.services.flatMap((svc) =>
+    const clients = ctx.services.flatMap((svc) =>
       svc.ports.map((port) => {
         const name = apiListenerName(svc.host, port.number);
         return apiListener(name, name);
       }),
     );
+    return [...clients, ...grpcServerListeners(ctx)];
   }
   const mode = outboundTrafficMode(ctx);
   const inbound = inboundListeners(ctx);

@@ -8,18 +8,18 @@
 import type { HttpConnectionManager } from "../../envoy/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
 import type { TranslationContext } from "../context.js";
 import { httpFilters } from "../filters/http-filters.js";
+import { type PathNormalization, pathNormalization } from "../filters/path-normalization.js";
 import { sidecarRouteName } from "../names.js";
 import { type ChainOpts, PLAINTEXT_HTTP_ALPNS, RAW_BUFFER } from "./filter-chains.js";
 import { hcmFilter, ZERO_DURATION } from "./network-filters.js";
 
-/** HCM settings Istio uses on both sides of a sidecar. */
-export function sidecarHcmDefaults(): HttpConnectionManager {
+/** HCM settings Istio uses on both sides of a sidecar; paths normalised as MeshConfig says (filters/path-normalization.ts). */
+export function sidecarHcmDefaults(normalization?: PathNormalization): HttpConnectionManager {
   return {
     codec_type: "AUTO",
     // Requests keep the client's own view of trusted addresses: the app is the peer, not an edge.
     use_remote_address: { value: false },
-    normalize_path: { value: true },
-    path_with_escaped_slashes_action: "KEEP_UNCHANGED",
+    ...pathNormalization(normalization),
     upgrade_configs: [{ upgrade_type: "websocket" }],
     // Long-lived streams (gRPC streaming, websockets) are not cut by Envoy's 5 min default.
     stream_idle_timeout: ZERO_DURATION,
@@ -34,7 +34,7 @@ export function outboundHttpChain(
 ): ChainOpts {
   const hcm: HttpConnectionManager = {
     stat_prefix: `outbound_${listenerName}`,
-    ...sidecarHcmDefaults(),
+    ...sidecarHcmDefaults(ctx.mesh.pathNormalization.normalization),
     rds: {
       route_config_name: sidecarRouteName(port),
       // initial_fetch_timeout 0: the listener waits for its routes instead of serving 404s meanwhile.

@@ -33,6 +33,7 @@ import {
 export { type EgressHost, egressImports, isEgressHostValid, parseEgressHosts };
 
 import { inboundPorts } from "../inbound.js";
+import { type InboundSecurity, inboundSecurity } from "../policy/authorization-inbound.js";
 import { type InboundRateLimit, inboundRateLimit } from "../policy/rate-limit.js";
 
 export type CaptureModeName = (typeof CaptureMode.options)[number];
@@ -113,6 +114,8 @@ export interface InboundChainPort {
   bindTo?: string;
   /** RateLimits enforced on this port (policy/rate-limit.ts). */
   rateLimit?: InboundRateLimit;
+  /** JWT authentication, authorization and path normalisation of the workload (policy/authorization-inbound.ts). */
+  security?: InboundSecurity;
 }
 
 /**
@@ -121,7 +124,14 @@ export interface InboundChainPort {
  * (`inboundPorts`). Ports owned by the sidecar itself are left out.
  */
 export function inboundChainPorts(ctx: TranslationContext, reserved: ReadonlySet<number>): InboundChainPort[] {
+  const security = inboundSecurity(ctx);
   return inboundPorts(ctx)
     .filter((p) => !reserved.has(p.port))
-    .map((p) => ({ port: p.port, protocol: p.protocol, bindTo: p.bindTo, rateLimit: inboundRateLimit(ctx, p) }));
+    .map((p) => ({
+      port: p.port,
+      protocol: p.protocol,
+      bindTo: p.bindTo,
+      rateLimit: inboundRateLimit(ctx, p),
+      security,
+    }));
 }
