@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { analyzeCommand } from "./analyze.js";
 import { bootstrapCommand } from "./bootstrap.js";
+import { caCommand } from "./ca.js";
 import { injectCommand } from "./inject.js";
 import { serve } from "./serve.js";
 
@@ -117,6 +118,7 @@ program
 bootstrapCommand(program);
 injectCommand(program);
 analyzeCommand(program);
+caCommand(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`trellis: ${err.message}\n`);

@@ -7,7 +7,13 @@ import type { Logger } from "pino";
 import { xdsAuthFiles } from "../envoy/bootstrap.js";
 import { controlPlaneDnsNames, ServingCertificate } from "../security/authn/serving-cert.js";
 import { kubeTokenReviewer, TokenReviewAuthenticator } from "../security/authn/token-review.js";
-import { createCertificateAuthority, loadOrCreateCaSecret, MIN_TTL_MS, renewAt } from "../security/ca/index.js";
+import {
+  createCertificateAuthority,
+  loadOrCreateCaSecret,
+  MIN_TTL_MS,
+  readCaSecret,
+  renewAt,
+} from "../security/ca/index.js";
 import { RootCertPublisher } from "../security/sds/root-cert-publisher.js";
 import { type WorkloadKey, WorkloadSecrets } from "../security/sds/workload-secrets.js";
 import type { KubeHttp } from "../sources/kube/http.js";
@@ -33,6 +39,12 @@ export interface XdsSecurityOptions {
   workloadCertTtlMs?: number;
   /** Whether this replica writes shared state (the root ConfigMaps). */
   isLeader: () => boolean;
+  /**
+   * How often the CA Secret is re-read to follow root rotation (default 5 s). A poll (one GET of
+   * one named Secret) rather than a watch: the RBAC grants only `get` on the two CA Secrets, and a
+   * phase change is rare and may take seconds to reach every replica.
+   */
+  caPollMs?: number;
   /** Certificates of `key` changed (undefined: the trust bundle, for everyone): push those streams. */
   onSecretsChanged: (key: WorkloadKey | undefined) => void;
   logger: Logger;
@@ -63,6 +75,45 @@ export async function startXdsSecurity(opts: XdsSecurityOptions): Promise<XdsSec
     },
     rotation: stored.rotation,
   });
+
+  // Root rotation: `trellis ca rotate-root` writes the phase to the Secret; every replica (leader
+  // or not) follows it with adopt(), which re-pushes ROOTCA (onTrustBundleChange) and re-issues
+  // certificates (onSignerChange) as needed. Only Trellis's own Secret carries a phase.
+  let caVersion = stored.resourceVersion;
+  let caPolling = false;
+  const pollCa = async () => {
+    if (caPolling) return;
+    caPolling = true;
+    try {
+      const found = await readCaSecret(opts.http, opts.namespace, stored.secretName, { managed: true });
+      if (!found) {
+        log.warn({ secret: `${opts.namespace}/${stored.secretName}` }, "CA Secret is gone; keeping the CA in memory");
+        return;
+      }
+      if (found.resourceVersion === caVersion) return;
+      const before = ca.state();
+      ca.adopt({
+        current: {
+          certPem: found.certPem,
+          keyPem: found.keyPem,
+          ...(found.chainPem ? { chainPem: found.chainPem } : {}),
+          ...(found.rootPem ? { rootPem: found.rootPem } : {}),
+        },
+        rotation: found.rotation,
+      });
+      caVersion = found.resourceVersion;
+      log.info(
+        { secret: `${opts.namespace}/${stored.secretName}`, from: before, state: ca.state() },
+        "CA Secret changed; adopted its root rotation phase",
+      );
+    } catch (err) {
+      log.error({ err }, "reading the CA Secret (root rotation) failed; retrying");
+    } finally {
+      caPolling = false;
+    }
+  };
+  const caTimer = stored.managed ? setInterval(() => void pollCa(), opts.caPollMs ?? 5_000) : undefined;
+  caTimer?.unref?.();
 
   const extra = opts.extraSans ?? [];
   const serving = new ServingCertificate({
@@ -153,8 +204,10 @@ export async function startXdsSecurity(opts: XdsSecurityOptions): Promise<XdsSec
         : undefined,
       tokenReview: authn.stats(),
       workloadIdentities: secrets.identities().length,
+      rootRotation: ca.state(),
     }),
     stop: async () => {
+      clearInterval(caTimer);
       serving.stop();
       secrets.close();
       await publisher.stop();
