@@ -27,7 +27,7 @@ export interface KubeHarness {
    * Kill and restart kube-apiserver only (same port, certs and etcd data), and wait for /readyz.
    * For "API-server restart loses nothing" tests. Throws when external.
    */
-  restartApiServer(): Promise<void>;
+  restartApiServer(opts?: { downtimeMs?: number }): Promise<void>;
 }
 
 export interface StartKubeOptions {
@@ -200,10 +200,12 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<KubeHarnes
       server,
       external: false,
       stop,
-      restartApiServer: async () => {
+      restartApiServer: async (opts?: { downtimeMs?: number }) => {
         if (stopped) throw new Error("harness stopped");
         await killAndWait(api);
         procs.splice(procs.indexOf(api), 1);
+        // A guaranteed outage, for tests whose point is what happens while the server is away.
+        if (opts?.downtimeMs) await new Promise((r) => setTimeout(r, opts.downtimeMs));
         api = await startApi();
       },
     };
