@@ -2,55 +2,22 @@
 // process I/O swapped for buffers, over the fixtures in
 // test/fixtures/analyze/<problem>/ (one directory per problem class). Plus one
 // run of the built CLI (`npm run build` first, as `npm test` does).
+
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command, CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { type CommandRun, runCommand } from "../../test/support/run-command.js";
 import { REPO, runTrellis } from "../../test/support/trellis-process.js";
 import { type AnalyzeMessage, type AnalyzeReport, analyzeCommand } from "./analyze.js";
 
 const FIXTURES = "test/fixtures/analyze";
 const fixture = (name: string) => join(REPO, FIXTURES, name);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CommandRun;
 
-async function run(args: string[], stdin = ""): Promise<Run> {
-  const r: Run = { code: -1, stdout: "", stderr: "" };
-  const program = new Command();
-  program.exitOverride().configureOutput({
-    writeOut: (s) => {
-      r.stdout += s;
-    },
-    writeErr: (s) => {
-      r.stderr += s;
-    },
-  });
-  analyzeCommand(program, {
-    stdout: (s) => {
-      r.stdout += s;
-    },
-    stderr: (s) => {
-      r.stderr += s;
-    },
-    readStdin: async () => stdin,
-    exit: (code) => {
-      r.code = code;
-    },
-  });
-  try {
-    await program.parseAsync(["analyze", ...args], { from: "user" });
-  } catch (err) {
-    if (!(err instanceof CommanderError)) throw err;
-    r.code = err.exitCode;
-  }
-  return r;
-}
+const run = (args: string[], stdin = ""): Promise<Run> => runCommand(analyzeCommand, ["analyze", ...args], stdin);
 
 async function report(args: string[], stdin?: string): Promise<{ code: number; report: AnalyzeReport }> {
   const r = await run([...args, "-o", "json"], stdin);

@@ -5,6 +5,7 @@
 // cross-object checks of translate/analyze-mesh.ts, so what it reports is
 // what `serve` would log. Exit codes: 0 nothing at or above the failure
 // threshold, 2 problems found, 1 usage or I/O error. See docs/analyze.md.
+
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
@@ -18,6 +19,7 @@ import { combineFileResults, listYamlFiles } from "../sources/file/load-director
 import { KubeHttp, type KubeLoadResult, KubeSource, loadKubeConfig } from "../sources/kube/index.js";
 import { analyzeMesh } from "../translate/analyze-mesh.js";
 import { prepare } from "../translate/index.js";
+import { type CommandIo, processIo, readProcessStdin } from "./io.js";
 import { loadMeshConfig } from "./serve.js";
 
 /** Codes `trellis analyze` itself emits (TRL8001–TRL8099). Stable; documented in docs/diagnostics.md. */
@@ -348,12 +350,6 @@ export async function analyze(
   return analyzeObjects(objects, diagnostics, mesh, { ...opts, liveCluster: opts.kube === true });
 }
 
-async function readProcessStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 // ------------------------------------------------------------------ output
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -434,26 +430,7 @@ const collect =
   <T>(parse: (v: string) => T) =>
   (value: string, previous: T[] = []) => [...previous, parse(value)];
 
-/** What the command needs from the process; tests pass their own. */
-export interface AnalyzeIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  readStdin(): Promise<string>;
-  /** Ends the command with this exit code (after the output is written). */
-  exit(code: number): void;
-}
-
-const processIo: AnalyzeIo = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  readStdin: readProcessStdin,
-  // Exit once stdout is flushed: with --kube, HTTP keep-alive sockets would otherwise keep the process alive.
-  exit: (code) => {
-    process.stdout.write("", () => process.exit(code));
-  },
-};
-
-export function analyzeCommand(program: Command, io: AnalyzeIo = processIo): void {
+export function analyzeCommand(program: Command, io: CommandIo = processIo): void {
   program
     .command("analyze")
     .summary("check mesh configuration in files or a live cluster, like istioctl analyze")

@@ -4,12 +4,13 @@
 // the command as a user runs it: files, stdin, -o, errors with file and
 // document index, and one run of the built CLI (`npm run build` first, as
 // `npm test` does).
+
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command, CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { type CommandRun, runCommand } from "../../test/support/run-command.js";
 import { REPO, runTrellis } from "../../test/support/trellis-process.js";
 import { defaultInjectionConfig, type InjectionConfig, JOB_WARNING, type Pod } from "../../webhook/inject/index.js";
 import { parseMeshConfig } from "../config/mesh-config.js";
@@ -179,43 +180,9 @@ items:
   });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CommandRun;
 
-async function run(args: string[], stdin = ""): Promise<Run> {
-  const r: Run = { code: -1, stdout: "", stderr: "" };
-  const program = new Command();
-  program.exitOverride().configureOutput({
-    writeOut: (s) => {
-      r.stdout += s;
-    },
-    writeErr: (s) => {
-      r.stderr += s;
-    },
-  });
-  injectCommand(program, {
-    stdout: (s) => {
-      r.stdout += s;
-    },
-    stderr: (s) => {
-      r.stderr += s;
-    },
-    readStdin: async () => stdin,
-    exit: (code) => {
-      r.code = code;
-    },
-  });
-  try {
-    await program.parseAsync(["inject", ...args], { from: "user" });
-  } catch (err) {
-    if (!(err instanceof CommanderError)) throw err;
-    r.code = err.exitCode;
-  }
-  return r;
-}
+const run = (args: string[], stdin = ""): Promise<Run> => runCommand(injectCommand, ["inject", ...args], stdin);
 
 describe("trellis inject (command)", () => {
   const seed = join(DIR, "seed-deployment.yaml");

@@ -7,6 +7,7 @@
 // same functions as the webhook decide and inject (webhook/inject/); the YAML
 // is edited with the webhook's JSONPatch, so comments outside the changed
 // nodes survive.
+
 import { readFile, writeFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError } from "commander";
 import { type Document, isMap, isSeq, parseAllDocuments } from "yaml";
@@ -23,6 +24,7 @@ import {
 } from "../../webhook/inject/index.js";
 import { parseHostPort } from "../envoy/bootstrap.js";
 import { formatObjectRef } from "../model/diagnostic.js";
+import { type CommandIo, processIo } from "./io.js";
 import { loadMeshConfig } from "./serve.js";
 
 /** Where each workload kind keeps its pod template, and the API groups it is served in. */
@@ -195,33 +197,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 // ------------------------------------------------------------------ command
 
-export interface InjectIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  readStdin(): Promise<string>;
-  exit(code: number): void;
-}
-
-const processIo: InjectIo = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  readStdin: async () => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
-    return Buffer.concat(chunks).toString("utf8");
-  },
-  exit: (code) => {
-    process.stdout.write("", () => process.exit(code));
-  },
-};
-
 function address(value: string): string {
   const parsed = parseHostPort(value);
   if (!parsed.ok) throw new InvalidArgumentError(parsed.errors.join("; "));
   return value;
 }
 
-export function injectCommand(program: Command, io: InjectIo = processIo): void {
+export function injectCommand(program: Command, io: CommandIo = processIo): void {
   program
     .command("inject")
     .description(
