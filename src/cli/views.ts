@@ -1,19 +1,31 @@
 // Wires translate/ to xds/: maps a proxy's node to a translation target,
-// translates once per distinct view (`viewKey`), encodes once, and hands the
-// xDS server the shared view. Proxies with the same key share one view object,
-// so a push to 1,000 identical sidecars generates and encodes once.
+// translates once per distinct *layer* (translate/layers.ts: outbound, inbound,
+// endpoints), encodes once, and hands the xDS server a view assembled from the
+// shared layers. Proxies with equal layer keys share the very same layer maps,
+// so a push to 1,000 sidecars of one namespace generates and encodes the
+// outbound configuration once, and a stream whose layers did not change is
+// handed the same map objects again (which it recognises by identity).
+//
+// An endpoint-only snapshot change (translate/changes.ts) keeps the outbound
+// and inbound layers as they are and re-translates only the
+// ClusterLoadAssignments of the services whose endpoints moved.
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../config/mesh-config.js";
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from "../envoy/type-urls.js";
 import type { Diagnostic } from "../model/diagnostic.js";
 import type { MeshSnapshot } from "../model/snapshot.js";
+import { endpointOnlyHosts } from "../translate/changes.js";
 import {
+  addressKey,
+  layerTargets,
   type ProxyClass,
   type ProxyTarget,
   prepare,
   type TranslationInputs,
-  translateProxy,
-  viewKey,
+  translateEndpoints,
+  translateInbound,
+  translateOutbound,
 } from "../translate/index.js";
+import { VIRTUAL_OUTBOUND_LISTENER } from "../translate/names.js";
 import type { CallerIdentity } from "../xds/auth.js";
 import type { ProxyNode } from "../xds/proxy.js";
 import { type EncodedResource, encodeResource } from "../xds/resource.js";
@@ -49,19 +61,47 @@ export function proxyTargetOf(node: ProxyNode): ProxyTarget {
   return { class: proxyClassOf(node), namespace: namespace ?? "default", labels, locality };
 }
 
+type ResourceMap = ReadonlyMap<string, EncodedResource>;
+
+interface OutboundEntry {
+  clusters: ResourceMap;
+  listeners: ResourceMap;
+  routes: ResourceMap;
+  /** Where each outbound port listener binds (addressKey → name), for Sidecar ingress conflicts. */
+  listenerAddresses: ReadonlyMap<string, string>;
+}
+
+interface InboundEntry {
+  clusters: ResourceMap;
+  listeners: ResourceMap;
+  listenerAddresses: readonly string[];
+}
+
 export class ViewCache {
   private snapshot: MeshSnapshot | undefined;
   private inputs: TranslationInputs | undefined;
   private snapshotDiagnostics: Diagnostic[] = [];
-  private readonly views = new Map<string, ProxyView>();
   private readonly internalDiagnostics: Diagnostic[] = [];
+  private outbound = new Map<string, OutboundEntry>();
+  private inbound = new Map<string, InboundEntry>();
+  private endpoints = new Map<string, ResourceMap>();
+  private views = new Map<string, ProxyView>();
+  /**
+   * After endpoint-only changes: the endpoint layers of before, and the hosts
+   * whose assignments must be re-translated when a layer is next asked for.
+   */
+  private stale: { layers: Map<string, ResourceMap>; hosts: Set<string> } | undefined;
+  /** Merged per-type maps by (outbound map, inbound map): unchanged layers give the same merged object. */
+  private readonly merged = new WeakMap<ResourceMap, WeakMap<ResourceMap, ResourceMap>>();
   /**
    * Resources by type, name and content version: identical resources produced
-   * for several views, or again by the next snapshot, share one object and one
+   * for several layers, or again by the next snapshot, share one object and one
    * set of bytes (and streams compare them by identity first).
    */
   private interned = new Map<string, EncodedResource>();
   private previous = new Map<string, EncodedResource>();
+  /** Layers translated since the cache was created, by layer: for tests and /metrics. */
+  readonly translations = { outbound: 0, inbound: 0, endpoints: 0, endpointsIncremental: 0 };
 
   constructor(
     private readonly mesh: MeshConfig = DEFAULT_MESH_CONFIG,
@@ -70,14 +110,29 @@ export class ViewCache {
   ) {}
 
   setSnapshot(s: MeshSnapshot): void {
-    this.snapshot = s;
+    const before = this.snapshot;
     const prepared = prepare(s, this.mesh);
+    const hosts =
+      before && this.inputs ? endpointOnlyHosts(this.inputs, prepared.inputs, changedKinds(before, s)) : undefined;
+    this.snapshot = s;
     this.inputs = prepared.inputs;
     this.snapshotDiagnostics = prepared.diagnostics;
-    this.views.clear();
     this.internalDiagnostics.length = 0;
+    this.views = new Map();
     this.previous = this.interned;
     this.interned = new Map();
+    if (hosts) {
+      // Outbound and inbound layers stay valid. Endpoint layers not rebuilt since
+      // an earlier endpoint-only change still owe that change's hosts as well.
+      const layers = new Map(this.stale?.layers ?? []);
+      for (const [k, v] of this.endpoints) layers.set(k, v);
+      this.stale = { layers, hosts: new Set([...(this.stale?.hosts ?? []), ...hosts]) };
+    } else {
+      this.outbound = new Map();
+      this.inbound = new Map();
+      this.stale = undefined;
+    }
+    this.endpoints = new Map();
   }
 
   get current(): MeshSnapshot | undefined {
@@ -88,35 +143,125 @@ export class ViewCache {
     return [...this.snapshotDiagnostics, ...this.internalDiagnostics];
   }
 
-  /** The view of a proxy: shared per viewKey, plus its own secrets if it proved a workload identity. */
+  /** The view of a proxy: shared per layer keys, plus its own secrets if it proved a workload identity. */
   generate = (node: ProxyNode, identity: CallerIdentity = { kind: "anonymous" }): ProxyView | undefined => {
     const view = this.viewFor(proxyTargetOf(node));
     return view && this.secrets ? this.secrets.decorate(view, identity) : view;
   };
 
   viewFor(proxy: ProxyTarget): ProxyView | undefined {
-    if (!this.inputs) return undefined;
-    const key = viewKey(proxy);
+    const inputs = this.inputs;
+    if (!inputs) return undefined;
+    const targets = layerTargets(inputs, proxy);
+    const { keys } = targets;
+    const key = `${keys.outbound}\n${keys.inbound}\n${keys.endpoints}`;
     const cached = this.views.get(key);
     if (cached) return cached;
-    const t = translateProxy(this.inputs, proxy);
-    const view = new Map<string, Map<string, EncodedResource>>();
-    const add = (typeUrl: string, items: object[], nameOf: (o: never) => string) => {
-      const m = new Map<string, EncodedResource>();
-      for (const item of items) {
-        const name = nameOf(item as never);
-        const enc = encodeResource(typeUrl, name, item);
-        if (enc.ok) m.set(name, this.intern(enc.value));
-        else this.internalDiagnostics.push({ code: "TRL3900", severity: "error", message: `internal: ${enc.error}` });
-      }
-      view.set(typeUrl, m);
-    };
-    add(CLUSTER, t.clusters, (c: { name: string }) => c.name);
-    add(ENDPOINT, t.endpoints, (c: { cluster_name: string }) => c.cluster_name);
-    add(LISTENER, t.listeners, (c: { name: string }) => c.name);
-    add(ROUTE, t.routes, (c: { name: string }) => c.name);
+    const out = this.outboundLayer(inputs, keys.outbound, targets.outbound);
+    const inb = this.inboundLayer(inputs, keys.inbound, targets.inbound);
+    const eds = this.endpointLayer(inputs, keys.endpoints, targets.endpoints);
+    const view = new Map<string, ResourceMap>([
+      [CLUSTER, this.merge(out.clusters, inb.clusters)],
+      [ENDPOINT, eds],
+      [LISTENER, this.listenersOf(out, inb)],
+      [ROUTE, out.routes],
+    ]);
     this.views.set(key, view);
     return view;
+  }
+
+  private outboundLayer(inputs: TranslationInputs, key: string, target: ProxyTarget): OutboundEntry {
+    const hit = this.outbound.get(key);
+    if (hit) return hit;
+    this.translations.outbound++;
+    const t = translateOutbound(inputs, target);
+    const listenerAddresses = new Map<string, string>();
+    if (target.class === "sidecar")
+      for (const l of t.listeners)
+        if (l.name !== VIRTUAL_OUTBOUND_LISTENER) listenerAddresses.set(addressKey(l), l.name ?? "");
+    const entry: OutboundEntry = {
+      clusters: this.encodeAll(CLUSTER, t.clusters, (c) => c.name ?? ""),
+      listeners: this.encodeAll(LISTENER, t.listeners, (l) => l.name ?? ""),
+      routes: this.encodeAll(ROUTE, t.routes, (r) => r.name ?? ""),
+      listenerAddresses,
+    };
+    this.outbound.set(key, entry);
+    return entry;
+  }
+
+  private inboundLayer(inputs: TranslationInputs, key: string, target: ProxyTarget): InboundEntry {
+    const hit = this.inbound.get(key);
+    if (hit) return hit;
+    this.translations.inbound++;
+    const t = translateInbound(inputs, target);
+    const entry: InboundEntry = {
+      clusters: this.encodeAll(CLUSTER, t.clusters, (c) => c.name ?? ""),
+      listeners: this.encodeAll(LISTENER, t.listeners, (l) => l.name ?? ""),
+      listenerAddresses: target.class === "sidecar" ? t.listeners.map(addressKey) : [],
+    };
+    this.inbound.set(key, entry);
+    return entry;
+  }
+
+  private endpointLayer(inputs: TranslationInputs, key: string, target: ProxyTarget): ResourceMap {
+    const hit = this.endpoints.get(key);
+    if (hit) return hit;
+    const before = this.stale?.layers.get(key);
+    let layer: ResourceMap;
+    if (before && this.stale) {
+      // Endpoint-only: the same assignments exist under the same names; only the moved services' change.
+      this.translations.endpointsIncremental++;
+      const next = new Map(before);
+      for (const [name, r] of this.encodeAll(
+        ENDPOINT,
+        translateEndpoints(inputs, target, this.stale.hosts),
+        (c) => c.cluster_name ?? "",
+      ))
+        next.set(name, r);
+      layer = next;
+    } else {
+      this.translations.endpoints++;
+      layer = this.encodeAll(ENDPOINT, translateEndpoints(inputs, target), (c) => c.cluster_name ?? "");
+    }
+    this.endpoints.set(key, layer);
+    return layer;
+  }
+
+  /** Sidecar ingress listeners bound to an outbound listener's address take it (translate/listeners combineListeners). */
+  private listenersOf(out: OutboundEntry, inb: InboundEntry): ResourceMap {
+    const shadowed = inb.listenerAddresses.map((a) => out.listenerAddresses.get(a)).filter((n) => n !== undefined);
+    if (shadowed.length === 0) return this.merge(out.listeners, inb.listeners);
+    const m = new Map(out.listeners);
+    for (const n of shadowed) m.delete(n);
+    for (const [n, r] of inb.listeners) m.set(n, r);
+    return m;
+  }
+
+  private merge(a: ResourceMap, b: ResourceMap): ResourceMap {
+    if (b.size === 0) return a;
+    if (a.size === 0) return b;
+    let byB = this.merged.get(a);
+    if (!byB) {
+      byB = new WeakMap();
+      this.merged.set(a, byB);
+    }
+    let m = byB.get(b);
+    if (!m) {
+      m = new MergedMap(a, b);
+      byB.set(b, m);
+    }
+    return m;
+  }
+
+  private encodeAll<T extends object>(typeUrl: string, items: readonly T[], nameOf: (o: T) => string): ResourceMap {
+    const m = new Map<string, EncodedResource>();
+    for (const item of items) {
+      const name = nameOf(item);
+      const enc = encodeResource(typeUrl, name, item);
+      if (enc.ok) m.set(name, this.intern(enc.value));
+      else this.internalDiagnostics.push({ code: "TRL3900", severity: "error", message: `internal: ${enc.error}` });
+    }
+    return m;
   }
 
   private intern(r: EncodedResource): EncodedResource {
@@ -128,5 +273,53 @@ export class ViewCache {
     }
     this.interned.set(key, r);
     return r;
+  }
+}
+
+/** Which kinds have objects added, updated or removed between two snapshots (by content hash). */
+function changedKinds(a: MeshSnapshot, b: MeshSnapshot): Set<string> {
+  const kinds = new Set<string>();
+  const kindOf = (k: string) => k.slice(0, k.indexOf("/"));
+  for (const [k, h] of b.hashes) if (a.hashes.get(k) !== h) kinds.add(kindOf(k));
+  for (const k of a.hashes.keys()) if (!b.hashes.has(k)) kinds.add(kindOf(k));
+  return kinds;
+}
+
+/**
+ * Two disjoint resource maps read as one, without copying either: the outbound
+ * layer's thousand clusters are shared, not duplicated per inbound variant.
+ * A name in both (never produced by the translators) reads as the first map's.
+ */
+class MergedMap implements ReadonlyMap<string, EncodedResource> {
+  readonly size: number;
+  constructor(
+    private readonly a: ResourceMap,
+    private readonly b: ResourceMap,
+  ) {
+    let extra = 0;
+    for (const k of b.keys()) if (!a.has(k)) extra++;
+    this.size = a.size + extra;
+  }
+  get(k: string): EncodedResource | undefined {
+    return this.a.get(k) ?? this.b.get(k);
+  }
+  has(k: string): boolean {
+    return this.a.has(k) || this.b.has(k);
+  }
+  *entries(): MapIterator<[string, EncodedResource]> {
+    yield* this.a.entries();
+    for (const e of this.b.entries()) if (!this.a.has(e[0])) yield e;
+  }
+  *keys(): MapIterator<string> {
+    for (const [k] of this.entries()) yield k;
+  }
+  *values(): MapIterator<EncodedResource> {
+    for (const [, v] of this.entries()) yield v;
+  }
+  [Symbol.iterator](): MapIterator<[string, EncodedResource]> {
+    return this.entries();
+  }
+  forEach(fn: (v: EncodedResource, k: string, m: ReadonlyMap<string, EncodedResource>) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
   }
 }

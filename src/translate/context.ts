@@ -53,18 +53,41 @@ export interface TranslationContext extends TranslationInputs {
 export function buildContext(inputs: TranslationInputs, proxy: ProxyTarget): TranslationContext {
   const sidecar =
     proxy.class === "sidecar" ? sidecarFor(inputs.traffic, proxy.namespace, { ...proxy.labels }) : undefined;
+  return { ...inputs, proxy, sidecar, services: visibleServices(inputs, proxy.namespace, sidecar) };
+}
+
+/**
+ * The services a proxy in `namespace` scoped by `sidecar` sees. It depends on
+ * nothing else, and every layer of every proxy asks: computed once per
+ * (snapshot, namespace, Sidecar).
+ */
+const visibleCache = new WeakMap<TranslationInputs, Map<string, readonly ServiceModel[]>>();
+
+function visibleServices(
+  inputs: TranslationInputs,
+  namespace: string,
+  sidecar: SourcedObject<Sidecar> | undefined,
+): readonly ServiceModel[] {
+  let byScope = visibleCache.get(inputs);
+  if (!byScope) {
+    byScope = new Map();
+    visibleCache.set(inputs, byScope);
+  }
+  const scope = `${namespace}|${sidecar ? `${sidecar.object.metadata.namespace ?? "default"}/${sidecar.object.metadata.name}` : ""}`;
+  const cached = byScope.get(scope);
+  if (cached) return cached;
   const egress = sidecar?.object.spec.egress;
   const imports = egress
     ? parseEgressHosts(
         egress.flatMap((e) => e.hosts),
-        proxy.namespace,
+        namespace,
       )
     : undefined;
   const exported = (svc: ServiceModel) =>
-    svc.namespace === proxy.namespace || svc.exportTo.includes("*") || svc.exportTo.includes(proxy.namespace);
+    svc.namespace === namespace || svc.exportTo.includes("*") || svc.exportTo.includes(namespace);
   // Istio also imports the destinations of every VirtualService the Sidecar
   // imports, so a route never points at a cluster the proxy does not have.
-  const destinations = imports ? importedDestinations(inputs, imports, proxy.namespace) : undefined;
+  const destinations = imports ? importedDestinations(inputs, imports, namespace) : undefined;
   const visible = inputs.registry.services.filter(
     (svc) =>
       exported(svc) &&
@@ -73,10 +96,11 @@ export function buildContext(inputs: TranslationInputs, proxy: ProxyTarget): Tra
   const chosen = new Map<string, ServiceModel>();
   for (const svc of visible) {
     const prev = chosen.get(svc.host);
-    if (!prev || (prev.namespace !== proxy.namespace && svc.namespace === proxy.namespace)) chosen.set(svc.host, svc);
+    if (!prev || (prev.namespace !== namespace && svc.namespace === namespace)) chosen.set(svc.host, svc);
   }
   const services = visible.filter((s) => chosen.get(s.host) === s);
-  return { ...inputs, proxy, sidecar, services };
+  byScope.set(scope, services);
+  return services;
 }
 
 /** Hosts named as destinations by the mesh-bound VirtualServices that `imports` brings into a proxy's scope. */

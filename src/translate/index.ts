@@ -14,15 +14,17 @@ import { buildRegistry } from "../model/services.js";
 import type { MeshSnapshot } from "../model/snapshot.js";
 import { buildTrafficIndex } from "../model/traffic.js";
 import { analyzeSnapshot } from "./analyze.js";
-import { clusters } from "./clusters/index.js";
+import { clusters, clustersInbound, clustersOutbound } from "./clusters/index.js";
 import { buildContext, type ProxyTarget, type TranslationInputs } from "./context.js";
 import { endpointAssignments } from "./endpoints/index.js";
-import { listeners } from "./listeners/index.js";
+import { listeners, listenersInbound, listenersOutbound } from "./listeners/index.js";
 import { routeConfigurations } from "./routes/index.js";
 import { buildPeerAuthenticationIndex } from "./security/peer-authentication.js";
 
 export type { ProxyClass, ProxyTarget, TranslationInputs } from "./context.js";
 export { viewKey } from "./context.js";
+export { type LayerTargets, labelKeys, layerTargets } from "./layers.js";
+export { addressKey, combineListeners } from "./listeners/index.js";
 
 export interface Translation {
   listeners: Listener[];
@@ -56,4 +58,48 @@ export function translateProxy(inputs: TranslationInputs, proxy: ProxyTarget): T
     listeners: listeners(ctx),
     routes: routeConfigurations(ctx),
   };
+}
+
+// ---- layers (translate/layers.ts) ------------------------------------------
+// translateProxy split by what each part depends on, so callers can share each
+// part between every proxy with the same layer key. Assembled, the three
+// layers equal translateProxy (layers.test.ts holds them to it).
+
+/** What the proxy can reach: clusters, outbound listeners, route configurations. */
+export interface OutboundLayer {
+  clusters: Cluster[];
+  listeners: Listener[];
+  routes: RouteConfiguration[];
+}
+
+/** Traffic to the proxy's own workload: inbound listeners and clusters. */
+export interface InboundLayer {
+  clusters: Cluster[];
+  listeners: Listener[];
+}
+
+/** The outbound layer of `target` (LayerTargets.outbound). */
+export function translateOutbound(inputs: TranslationInputs, target: ProxyTarget): OutboundLayer {
+  const ctx = buildContext(inputs, target);
+  return { clusters: clustersOutbound(ctx), listeners: listenersOutbound(ctx), routes: routeConfigurations(ctx) };
+}
+
+/** The inbound layer of `target` (LayerTargets.inbound). */
+export function translateInbound(inputs: TranslationInputs, target: ProxyTarget): InboundLayer {
+  const ctx = buildContext(inputs, target);
+  return { clusters: clustersInbound(ctx), listeners: listenersInbound(ctx) };
+}
+
+/**
+ * The ClusterLoadAssignments of `target` (LayerTargets.endpoints); with `hosts`,
+ * only those of the services with these hosts (an endpoint-only change).
+ */
+export function translateEndpoints(
+  inputs: TranslationInputs,
+  target: ProxyTarget,
+  hosts?: ReadonlySet<string>,
+): ClusterLoadAssignment[] {
+  const ctx = buildContext(inputs, target);
+  // A service's assignments depend on that service alone (its endpoints and rules).
+  return endpointAssignments(hosts ? { ...ctx, services: ctx.services.filter((s) => hosts.has(s.host)) } : ctx);
 }

@@ -12,15 +12,17 @@ import { outboundClusters } from "./outbound.js";
 import { blackholeCluster, inboundPassthroughCluster, passthroughCluster } from "./passthrough.js";
 
 export function clusters(ctx: TranslationContext): Cluster[] {
+  return [...clustersOutbound(ctx), ...clustersInbound(ctx)];
+}
+
+/** The clusters of the outbound layer (translate/layers.ts): what the proxy can reach. */
+export function clustersOutbound(ctx: TranslationContext): Cluster[] {
   const out = outboundClusters(ctx);
-  if (ctx.proxy.class === "sidecar")
-    out.push(
-      blackholeCluster(),
-      passthroughCluster(),
-      inboundPassthroughCluster(),
-      ...inboundClusters(ctx),
-      // Where the sidecar fetches RequestAuthentication keys (filters/jwt-authn.ts).
-      ...jwksClusters(ctx),
-    );
+  if (ctx.proxy.class === "sidecar") out.push(blackholeCluster(), passthroughCluster(), inboundPassthroughCluster());
   return out;
+}
+
+/** The clusters of the inbound layer: the proxy's own ports, and where it fetches RequestAuthentication keys (filters/jwt-authn.ts). */
+export function clustersInbound(ctx: TranslationContext): Cluster[] {
+  return ctx.proxy.class === "sidecar" ? [...inboundClusters(ctx), ...jwksClusters(ctx)] : [];
 }
