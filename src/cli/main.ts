@@ -80,6 +80,12 @@ program
   .option("--admin-address <host:port>", "admin HTTP listen address (health, metrics, debug)", "127.0.0.1:15014")
   .option("--debounce-quiet <ms>", "push after changes have been quiet this long", int, 100)
   .option("--debounce-max <ms>", "push at the latest this long after the first change", int, 1000)
+  .option(
+    "--push-concurrency <n>",
+    "how many proxies may have configuration in flight at once (bounds memory when many connect together)",
+    int,
+    64,
+  )
   .option("--log-level <level>", "trace, debug, info, warn, error", "info")
   .action(async (o) => {
     const running = await serve({
@@ -103,6 +109,7 @@ program
       adminAddress: o.adminAddress,
       debounceQuietMs: o.debounceQuiet,
       debounceMaxMs: o.debounceMax,
+      pushConcurrency: o.pushConcurrency,
       logLevel: o.logLevel,
     });
     for (const sig of ["SIGTERM", "SIGINT"] as const) {

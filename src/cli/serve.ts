@@ -62,6 +62,8 @@ export interface ServeOptions {
   adminAddress: string;
   debounceQuietMs: number;
   debounceMaxMs: number;
+  /** Proxies that may have responses in flight at once (xds/push-slots.ts). Default 64. */
+  pushConcurrency?: number;
   logLevel?: string;
 }
 
@@ -140,6 +142,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     logger: log,
     controlPlaneId: `trellis@${hostname()}`,
     maxStreamAgeMs: opts.xdsMaxStreamAgeMs,
+    pushConcurrency: opts.pushConcurrency,
   });
   const debouncer = new Debouncer(opts.debounceQuietMs, opts.debounceMaxMs, (firstChangeAt) => {
     if (pendingSnapshot) {

@@ -29,7 +29,7 @@ import { VIRTUAL_OUTBOUND_LISTENER } from "../translate/names.js";
 import type { CallerIdentity } from "../xds/auth.js";
 import type { ProxyNode } from "../xds/proxy.js";
 import { type EncodedResource, encodeResource } from "../xds/resource.js";
-import type { ProxyView } from "../xds/stream.js";
+import { deriveResources, type ProxyView } from "../xds/stream.js";
 import type { SecretViews } from "./secret-views.js";
 
 /** Proxyless gRPC announces itself with GENERATOR=grpc metadata (as Istio's bootstrap does) or its user agent. */
@@ -212,12 +212,15 @@ export class ViewCache {
       // Endpoint-only: the same assignments exist under the same names; only the moved services' change.
       this.translations.endpointsIncremental++;
       const next = new Map(before);
-      for (const [name, r] of this.encodeAll(
-        ENDPOINT,
-        translateEndpoints(inputs, target, this.stale.hosts),
-        (c) => c.cluster_name ?? "",
-      ))
+      const changed: string[] = [];
+      const moved = translateEndpoints(inputs, target, this.stale.hosts);
+      for (const [name, r] of this.encodeAll(ENDPOINT, moved, (c) => c.cluster_name ?? "")) {
+        if (next.get(name) === r) continue;
         next.set(name, r);
+        changed.push(name);
+      }
+      // Streams in sync with `before` compare only the changed names (xds/stream.ts).
+      deriveResources(next, before, changed);
       layer = next;
     } else {
       this.translations.endpoints++;

@@ -42,8 +42,21 @@ export function objectKey(o: MeshObjectLike): string {
   return `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 }
 
+/**
+ * Content hashes by object identity. Sources hand over the very same object
+ * while it does not change (the file source per unchanged file, the kube
+ * source per resourceVersion), so a snapshot of 10,000 objects with one change
+ * hashes one object, not 10,000.
+ */
+const hashes = new WeakMap<object, string>();
+
 function hashObject(o: MeshObjectLike): string {
-  return createHash("sha256").update(JSON.stringify(o)).digest("base64url");
+  let h = hashes.get(o);
+  if (h === undefined) {
+    h = createHash("sha256").update(JSON.stringify(o)).digest("base64url");
+    hashes.set(o, h);
+  }
+  return h;
 }
 
 let versionCounter = 0;
@@ -80,6 +93,20 @@ export function isEmptyChange(c: ChangeSet): boolean {
   return c.added.length === 0 && c.updated.length === 0 && c.removed.length === 0;
 }
 
+/** Objects by kind, grouped once per snapshot: translation asks for each kind many times. */
+const byKind = new WeakMap<MeshSnapshot, Map<string, SourcedObject[]>>();
+
 export function objectsOfKind<T extends MeshObjectLike>(s: MeshSnapshot, kind: T["kind"]): SourcedObject<T>[] {
-  return s.objects.filter((o) => o.object.kind === kind) as SourcedObject<T>[];
+  let groups = byKind.get(s);
+  if (!groups) {
+    groups = new Map();
+    for (const o of s.objects) {
+      const list = groups.get(o.object.kind);
+      if (list) list.push(o);
+      else groups.set(o.object.kind, [o]);
+    }
+    byKind.set(s, groups);
+  }
+  // A copy: callers may sort or filter what they get.
+  return [...(groups.get(kind) ?? [])] as SourcedObject<T>[];
 }

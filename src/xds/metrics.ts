@@ -13,6 +13,10 @@ export class XdsMetrics {
   readonly authFailures: client.Counter<"reason">;
   readonly requests: client.Counter<"type" | "kind">;
 
+  readonly pushSlots: client.Gauge<"state">;
+  /** Read when /metrics is scraped (set by the xDS server). */
+  slots: (() => { inUse: number; queued: number }) | undefined;
+
   constructor(registry: client.Registry) {
     const registers = [registry];
     this.connected = new client.Gauge({
@@ -63,6 +67,19 @@ export class XdsMetrics {
       help: "xDS RPCs refused by authentication or authorisation",
       labelNames: ["reason"],
       registers,
+    });
+    const metrics = this;
+    this.pushSlots = new client.Gauge({
+      name: "trellis_xds_push_slots",
+      help: "Streams holding a push slot (responses in flight) and streams queued for one (push-slots.ts)",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const s = metrics.slots?.();
+        if (!s) return;
+        this.set({ state: "in_use" }, s.inUse);
+        this.set({ state: "queued" }, s.queued);
+      },
     });
     this.requests = new client.Counter({
       name: "trellis_xds_requests_total",

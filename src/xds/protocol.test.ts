@@ -4,10 +4,11 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { DeltaClient, node, rawClient, SotwClient, type SotwResponse } from "../../test/support/ads-client.js";
-import { cluster, endpoints, listener, route } from "../../test/support/views.js";
+import { cluster, endpoints, listener, makeView, route } from "../../test/support/views.js";
 import { startTestServer, type TestServer } from "../../test/support/xds-server.js";
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET } from "../envoy/type-urls.js";
-import { encodeResource } from "./resource.js";
+import { type EncodedResource, encodeResource } from "./resource.js";
+import { deriveResources, type ProxyView } from "./stream.js";
 
 let srv: TestServer | undefined;
 const clients: { close(): void }[] = [];
@@ -791,5 +792,96 @@ describe("backpressure", () => {
     expect(latest.resources[0]?.value.connect_timeout.seconds).toBe("60");
     expect(c.received.length).toBeLessThanOrEqual(3);
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(200 * 1024 * 1024);
+  });
+});
+
+describe("push slots", () => {
+  it("with one slot, a second proxy's first response waits until the first proxy ACKs", async () => {
+    srv = await startTestServer({ clusters: [cluster("a")] }, undefined, { pushConcurrency: 1 });
+    const first = sotw(srv);
+    first.send({ node: node("p1"), type_url: CLUSTER });
+    const r1 = await first.next();
+    const second = sotw(srv);
+    second.send({ node: node("p2"), type_url: CLUSTER });
+    expect(await second.quiet(300)).toBe(true);
+    first.send({ type_url: CLUSTER, version_info: r1.version_info, response_nonce: r1.nonce });
+    expect(names(await second.next())).toEqual(["a"]);
+  });
+
+  it("frees the slot of a proxy that disconnects with a response in flight", async () => {
+    srv = await startTestServer({ clusters: [cluster("a")] }, undefined, { pushConcurrency: 1 });
+    const first = sotw(srv);
+    first.send({ node: node("p1"), type_url: CLUSTER });
+    await first.next();
+    const second = sotw(srv);
+    second.send({ node: node("p2"), type_url: CLUSTER });
+    expect(await second.quiet(300)).toBe(true);
+    first.close();
+    expect(names(await second.next())).toEqual(["a"]);
+  });
+});
+
+describe("derived resource maps", () => {
+  /** A view whose EDS map is `base` with `changes` applied, recorded as derived from it. */
+  function derivedView(view: ProxyView, changes: Record<string, object | null>) {
+    const base = view.get(ENDPOINT) as ReadonlyMap<string, EncodedResource>;
+    const next = new Map(base);
+    for (const [name, cla] of Object.entries(changes)) {
+      if (cla === null) next.delete(name);
+      else {
+        const enc = encodeResource(ENDPOINT, name, cla);
+        if (!enc.ok) throw new Error(enc.error);
+        next.set(name, enc.value);
+      }
+    }
+    deriveResources(next, base, Object.keys(changes));
+    const out = new Map(view);
+    out.set(ENDPOINT, next);
+    return out;
+  }
+
+  it("SotW: a stream in sync with the base map is sent exactly the changed assignments", async () => {
+    const v1 = makeView({ endpoints: [endpoints("a", [1]), endpoints("b", [2]), endpoints("c", [3])] });
+    srv = await startTestServer(undefined);
+    srv.setView(v1);
+    const c = sotw(srv);
+    c.send({ node: node("p1"), type_url: ENDPOINT, resource_names: ["a", "b", "c"] });
+    const r1 = await c.next();
+    expect(names(r1)).toEqual(["a", "b", "c"]);
+    c.send({
+      type_url: ENDPOINT,
+      version_info: r1.version_info,
+      response_nonce: r1.nonce,
+      resource_names: ["a", "b", "c"],
+    });
+    const v2 = derivedView(v1, { b: endpoints("b", [20]) });
+    srv.setView(v2);
+    const r2 = await c.next();
+    expect(names(r2)).toEqual(["b"]);
+    c.send({
+      type_url: ENDPOINT,
+      version_info: r2.version_info,
+      response_nonce: r2.nonce,
+      resource_names: ["a", "b", "c"],
+    });
+    // A fresh stream on the derived view gets everything.
+    const d = sotw(srv);
+    d.send({ node: node("p2"), type_url: ENDPOINT, resource_names: ["a", "b", "c"] });
+    expect(names(await d.next())).toEqual(["a", "b", "c"]);
+    expect(await c.quiet()).toBe(true);
+  });
+
+  it("Delta: changed and removed names in a derived map reach a subscribed stream", async () => {
+    const v1 = makeView({ endpoints: [endpoints("a", [1]), endpoints("b", [2])] });
+    srv = await startTestServer(undefined);
+    srv.setView(v1);
+    const c = delta(srv);
+    c.send({ node: node("d1"), type_url: ENDPOINT, resource_names_subscribe: ["a", "b"] });
+    const r1 = await c.next();
+    c.send({ type_url: ENDPOINT, response_nonce: r1.nonce });
+    srv.setView(derivedView(v1, { a: endpoints("a", [10]), b: null }));
+    const r2 = await c.next();
+    expect(r2.resources.map((r) => r.name)).toEqual(["a"]);
+    expect(r2.removed_resources).toEqual(["b"]);
   });
 });

@@ -27,6 +27,7 @@ import {
 import type { Authenticator, AuthRequest, AuthResult, CallerIdentity } from "./auth.js";
 import type { XdsMetrics } from "./metrics.js";
 import { type ProxyNode, proxyNodeFromRequest } from "./proxy.js";
+import { PushSlots } from "./push-slots.js";
 import { type EncodedResource, encodeSotwResponse, setVersion } from "./resource.js";
 import {
   type NackRecord,
@@ -77,6 +78,8 @@ export interface XdsServerOptions {
    * caller's credential expires. Default 30 min.
    */
   maxStreamAgeMs?: number;
+  /** How many streams may have responses in flight at once (push-slots.ts). Default 64. */
+  pushConcurrency?: number;
 }
 
 /** The policy of one listening port. */
@@ -128,9 +131,12 @@ export class XdsServer {
   private readonly connections = new Set<Connection>();
   private readonly controlPlaneId: string;
   private lastChangeAt: number | undefined;
+  private readonly slots: PushSlots;
 
   constructor(private readonly opts: XdsServerOptions) {
     this.controlPlaneId = opts.controlPlaneId ?? "trellis";
+    this.slots = new PushSlots(opts.pushConcurrency ?? 64);
+    opts.metrics.slots = () => ({ inUse: this.slots.inUse, queued: this.slots.queued });
     const pkg = discoveryPackage();
     for (const m of METHODS) {
       const svc = pkg[m.service] as grpc.ServiceDefinition;
@@ -307,6 +313,7 @@ export class XdsServer {
         );
       },
       onStale: (_s, typeUrl) => metrics.staleNonces.inc({ type: shortTypeName(typeUrl) }),
+      slots: this.slots,
     };
     const stream = new XdsStream(kind, rpc, host);
 
@@ -319,6 +326,7 @@ export class XdsServer {
       if (phase === "closed") return;
       phase = "closed";
       stream.closed = true;
+      this.slots.release(stream);
       clearTimeout(ageTimer);
       try {
         detach?.();

@@ -18,6 +18,7 @@
 import { randomBytes } from "node:crypto";
 import { CLUSTER, ENDPOINT, isFullStateType, LISTENER, PUSH_ORDER, ROUTE } from "../envoy/type-urls.js";
 import type { ProxyNode } from "./proxy.js";
+import type { PushSlots } from "./push-slots.js";
 import { type EncodedResource, encodeDeltaResponse, encodeSotwResponse, setVersion } from "./resource.js";
 
 /** All resources a proxy can see, per type URL, keyed by resource name. */
@@ -43,6 +44,30 @@ export interface StreamHost {
   onNack(s: XdsStream, typeUrl: string, nack: NackRecord): void;
   onStale(s: XdsStream, typeUrl: string, nonce: string): void;
   controlPlaneId: string;
+  /** Bounds how many streams have responses in flight at once (push-slots.ts); unbounded without. */
+  slots?: PushSlots;
+}
+
+/**
+ * How one resource map was made from another: equal to `base` except for the
+ * resources named in `changed` (added, replaced or removed). A stream in sync
+ * with `base` then looks at `changed` only, so pushing one moved endpoint to
+ * 2,000 streams costs 2,000 lookups, not 2,000 × every cluster's assignment.
+ */
+export interface ResourceDerivation {
+  base: ReadonlyMap<string, EncodedResource>;
+  changed: readonly string[];
+}
+
+const derivations = new WeakMap<ReadonlyMap<string, EncodedResource>, ResourceDerivation>();
+
+/** Records that `next` is `base` with only `changed` names different (see ResourceDerivation). */
+export function deriveResources(
+  next: ReadonlyMap<string, EncodedResource>,
+  base: ReadonlyMap<string, EncodedResource>,
+  changed: readonly string[],
+): void {
+  derivations.set(next, { base, changed });
 }
 
 const ABSENT = null;
@@ -69,6 +94,12 @@ class TypeState {
   ackedVersion = "";
   lastNack: NackRecord | undefined;
   requests = 0;
+  /**
+   * The resource map this type was last brought in sync with: while the view
+   * hands the same map again and the subscription and `sent` did not change,
+   * there is nothing to compare. Cleared by anything else that changes them.
+   */
+  syncedFrom: ReadonlyMap<string, EncodedResource> | undefined;
 
   constructor(readonly typeUrl: string) {}
 
@@ -155,6 +186,7 @@ export class XdsStream {
    */
   private forgetDropped(ts: TypeState, names: readonly string[]): void {
     if (isFullStateType(ts.typeUrl)) return;
+    ts.syncedFrom = undefined;
     const still = new Set(names);
     for (const n of ts.names) if (!still.has(n)) ts.sent.delete(n);
   }
@@ -166,6 +198,7 @@ export class XdsStream {
     ts.requests++;
     const subscribe: string[] = req.resource_names_subscribe ?? [];
     const unsubscribe: string[] = req.resource_names_unsubscribe ?? [];
+    if (first || subscribe.length > 0 || unsubscribe.length > 0) ts.syncedFrom = undefined;
     // Delta: subscription changes are honoured even with a stale nonce (xDS
     // protocol, "Incremental xDS": the nonce must not be used to reject them).
     if (first) {
@@ -214,8 +247,10 @@ export class XdsStream {
     const explicit = names.filter((n) => n !== "*");
     const wildcard = full && (names.includes("*") || (names.length === 0 && !ts.everExplicit));
     if (names.length > 0) ts.everExplicit = true;
-    ts.wildcard = wildcard;
     const next = new Set(explicit);
+    if (wildcard !== ts.wildcard || next.size !== ts.names.size || explicit.some((n) => !ts.names.has(n)))
+      ts.syncedFrom = undefined;
+    ts.wildcard = wildcard;
     for (const n of ts.names) {
       if (!next.has(n)) {
         ts.names.delete(n);
@@ -260,7 +295,21 @@ export class XdsStream {
   /** Writes whatever is due, type by type in push order, unless the transport is full. */
   pump(): void {
     if (this.closed || !this.view || !this.node) return;
-    const view = this.view;
+    const slots = this.host.slots;
+    // Without a slot the stream waits; the slot's release pumps it again.
+    if (slots && !slots.acquire(this)) return;
+    try {
+      this.pumpTypes(this.view);
+    } finally {
+      // A slot is held while responses are in flight (their bytes are buffered).
+      if (slots && (this.closed || this.outstanding() === 0)) slots.release(this);
+    }
+  }
+
+  /** Called by PushSlots when a slot is free for this stream. */
+  readonly slotFree = (): void => this.pump();
+
+  private pumpTypes(view: ProxyView): void {
     let routesFrom: typeof this.routeView | null = null;
     for (const typeUrl of PUSH_ORDER) {
       if (this.blocked) return;
@@ -327,9 +376,23 @@ export class XdsStream {
 
   private sendSotw(ts: TypeState, view: ProxyView, changeAt: number | undefined): void {
     const available = view.get(ts.typeUrl) ?? EMPTY;
+    if (ts.syncedFrom === available) return;
+    const derived = derivations.get(available);
+    const full = isFullStateType(ts.typeUrl);
     let out: EncodedResource[];
     let changed: EncodedResource[];
-    if (isFullStateType(ts.typeUrl)) {
+    if (!full && derived && ts.syncedFrom === derived.base) {
+      // In sync with the map this one was derived from: only its changed names can differ.
+      out = [];
+      for (const n of derived.changed) {
+        const r = ts.names.has(n) ? available.get(n) : undefined;
+        if (r && ts.sent.get(n)?.version !== r.version) out.push(r);
+      }
+      ts.syncedFrom = available;
+      if (out.length === 0) return;
+      for (const r of out) ts.sent.set(r.name, r);
+      changed = out;
+    } else if (full) {
       // LDS/CDS: every response carries the full set; omission is deletion.
       const desired: EncodedResource[] = [];
       if (ts.wildcard) desired.push(...available.values());
@@ -342,6 +405,7 @@ export class XdsStream {
         ts.responded &&
         desired.length === ts.sent.size &&
         desired.every((r) => ts.sent.get(r.name)?.version === r.version);
+      ts.syncedFrom = available;
       if (unchanged) return;
       if (!ts.wildcard && ts.names.size === 0 && ts.responded) {
         // The client dropped every name: it is no longer interested, and Envoy
@@ -364,6 +428,7 @@ export class XdsStream {
         const r = available.get(n);
         if (r && ts.sent.get(n)?.version !== r.version) out.push(r);
       }
+      ts.syncedFrom = available;
       if (out.length === 0) return;
       for (const r of out) ts.sent.set(r.name, r);
       changed = out;
@@ -383,9 +448,47 @@ export class XdsStream {
 
   private sendDelta(ts: TypeState, view: ProxyView, changeAt: number | undefined): void {
     const available = view.get(ts.typeUrl) ?? EMPTY;
+    if (ts.syncedFrom === available && ts.forceRemoved.size === 0) return;
+    const derived = derivations.get(available);
     const out: EncodedResource[] = [];
     const removed: string[] = [...ts.forceRemoved];
     ts.forceRemoved.clear();
+    if (derived && ts.syncedFrom === derived.base) {
+      // In sync with the map this one was derived from: only its changed names can differ.
+      for (const n of derived.changed) {
+        const r = available.get(n);
+        if (r) {
+          if (ts.covers(n) && !clientHas(ts, r)) out.push(r);
+        } else if (ts.names.has(n)) {
+          if (ts.sent.get(n) !== ABSENT) {
+            removed.push(n);
+            ts.sent.set(n, ABSENT);
+          }
+        } else {
+          const had = ts.sent.get(n);
+          if (had !== undefined && had !== ABSENT) {
+            removed.push(n);
+            ts.sent.delete(n);
+          }
+        }
+      }
+    } else {
+      this.deltaFull(ts, available, out, removed);
+    }
+    ts.syncedFrom = available;
+    // The first wildcard response is sent even when empty, so the client's
+    // initial fetch completes instead of waiting for its timeout.
+    if (out.length === 0 && removed.length === 0 && (ts.responded || !ts.wildcard)) return;
+    this.finishDelta(ts, view, changeAt, out, removed);
+  }
+
+  /** Everything the client lacks or holds in vain, compared name by name. */
+  private deltaFull(
+    ts: TypeState,
+    available: ReadonlyMap<string, EncodedResource>,
+    out: EncodedResource[],
+    removed: string[],
+  ): void {
     if (ts.wildcard) {
       for (const r of available.values()) if (!clientHas(ts, r)) out.push(r);
     }
@@ -406,9 +509,15 @@ export class XdsStream {
         else ts.sent.delete(n);
       }
     }
-    // The first wildcard response is sent even when empty, so the client's
-    // initial fetch completes instead of waiting for its timeout.
-    if (out.length === 0 && removed.length === 0 && (ts.responded || !ts.wildcard)) return;
+  }
+
+  private finishDelta(
+    ts: TypeState,
+    view: ProxyView,
+    changeAt: number | undefined,
+    out: EncodedResource[],
+    removed: string[],
+  ): void {
     for (const r of out) ts.sent.set(r.name, r);
     const version = setVersion(iterSent(ts));
     this.afterSend(ts, out);
@@ -437,7 +546,12 @@ export class XdsStream {
     if (ts.typeUrl !== CLUSTER) return;
     const eds = this.types.get(ENDPOINT);
     if (!eds) return;
-    for (const r of changed) if (eds.sent.get(r.name)) eds.sent.delete(r.name);
+    for (const r of changed) {
+      if (eds.sent.get(r.name)) {
+        eds.sent.delete(r.name);
+        eds.syncedFrom = undefined;
+      }
+    }
   }
 
   private commit(

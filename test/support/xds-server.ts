@@ -13,6 +13,8 @@ export interface TestServer {
   registry: client.Registry;
   /** Replaces the configuration every proxy sees and pushes it. */
   set(cfg: PlainConfig): void;
+  /** Replaces the view (as built by the caller) and pushes it. */
+  setView(view: ProxyView): void;
   stop(): Promise<void>;
 }
 
@@ -20,7 +22,7 @@ export interface TestServer {
 export async function startTestServer(
   cfg: PlainConfig | undefined,
   authenticate: Authenticator = acceptAll,
-  options: Pick<XdsServerOptions, "authTimeoutMs"> = {},
+  options: Pick<XdsServerOptions, "authTimeoutMs" | "pushConcurrency"> = {},
 ): Promise<TestServer> {
   let view: ProxyView | undefined = cfg ? makeView(cfg) : undefined;
   const registry = new client.Registry();
@@ -38,6 +40,10 @@ export async function startTestServer(
     address: `127.0.0.1:${port}`,
     set(next) {
       view = makeView(next);
+      server.pushAll(Date.now());
+    },
+    setView(next) {
+      view = next;
       server.pushAll(Date.now());
     },
     stop: () => server.shutdown(1_000),
