@@ -6,7 +6,7 @@
 import { isIP } from "node:net";
 import { labelsMatch } from "../model/labels.js";
 import { type Protocol, selectProtocol } from "../model/protocol.js";
-import type { ServiceModel } from "../model/services.js";
+import type { ServiceModel, ServiceRegistry } from "../model/services.js";
 import type { TranslationContext } from "./context.js";
 
 export interface InboundPort {
@@ -23,12 +23,29 @@ export interface InboundPort {
 /** Envoy's own ports (admin, outbound/inbound capture, readiness, stats): never a workload's inbound port. */
 const PROXY_PORTS = new Set([15000, 15001, 15006, 15021, 15090]);
 
+/** Services with a selector, by namespace, in registry order: every inbound layer looks up its namespace's. */
+const selectingCache = new WeakMap<ServiceRegistry, Map<string, ServiceModel[]>>();
+
+function selectingServices(registry: ServiceRegistry, namespace: string): readonly ServiceModel[] {
+  let byNs = selectingCache.get(registry);
+  if (!byNs) {
+    byNs = new Map();
+    for (const svc of registry.services) {
+      if (!svc.selector) continue;
+      const list = byNs.get(svc.namespace);
+      if (list) list.push(svc);
+      else byNs.set(svc.namespace, [svc]);
+    }
+    selectingCache.set(registry, byNs);
+  }
+  return byNs.get(namespace) ?? [];
+}
+
 export function inboundPorts(ctx: TranslationContext): InboundPort[] {
   // Proxyless gRPC servers (listeners/grpc-server.ts) have no Sidecar: their ports come from services alone.
   const fromServices = new Map<number, InboundPort>();
-  for (const svc of ctx.registry.services) {
-    if (svc.namespace !== ctx.proxy.namespace || !svc.selector) continue;
-    if (!labelsMatch(svc.selector, ctx.proxy.labels)) continue;
+  for (const svc of selectingServices(ctx.registry, ctx.proxy.namespace)) {
+    if (!svc.selector || !labelsMatch(svc.selector, ctx.proxy.labels)) continue;
     for (const p of svc.ports) {
       const port = p.targetPort ?? p.number;
       if (PROXY_PORTS.has(port)) continue;

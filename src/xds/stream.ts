@@ -20,6 +20,7 @@ import { CLUSTER, ENDPOINT, isFullStateType, LISTENER, PUSH_ORDER, ROUTE } from 
 import type { ProxyNode } from "./proxy.js";
 import type { PushSlots } from "./push-slots.js";
 import { type EncodedResource, encodeDeltaResponse, encodeSotwResponse, setVersion } from "./resource.js";
+import { SentMap } from "./sent-map.js";
 
 /** All resources a proxy can see, per type URL, keyed by resource name. */
 export type ProxyView = ReadonlyMap<string, ReadonlyMap<string, EncodedResource>>;
@@ -79,7 +80,7 @@ class TypeState {
   everExplicit = false;
   readonly names = new Set<string>();
   /** What the client has from us: name → resource, or ABSENT for "told it does not exist" (Delta). */
-  readonly sent = new Map<string, EncodedResource | typeof ABSENT>();
+  readonly sent = new SentMap();
   /** Delta: names to report in removed_resources on the next response. */
   readonly forceRemoved = new Set<string>();
   pendingNonce: string | undefined;
@@ -391,6 +392,7 @@ export class XdsStream {
       ts.syncedFrom = available;
       if (out.length === 0) return;
       for (const r of out) ts.sent.set(r.name, r);
+      ts.sent.rebase(available, (n) => ts.names.has(n));
       changed = out;
     } else if (full) {
       // LDS/CDS: every response carries the full set; omission is deletion.
@@ -418,8 +420,11 @@ export class XdsStream {
       // what it kept (it may have accepted part of the rejected response), so
       // then everything counts as changed.
       changed = ts.lastNack ? desired : desired.filter((r) => ts.sent.get(r.name)?.version !== r.version);
-      ts.sent.clear();
-      for (const r of desired) ts.sent.set(r.name, r);
+      if (ts.wildcard) ts.sent.resetTo(available);
+      else {
+        ts.sent.clear();
+        for (const r of desired) ts.sent.set(r.name, r);
+      }
       out = desired;
     } else {
       // RDS/EDS/SDS: any subset may be sent; send only what the client lacks.
@@ -431,6 +436,7 @@ export class XdsStream {
       ts.syncedFrom = available;
       if (out.length === 0) return;
       for (const r of out) ts.sent.set(r.name, r);
+      ts.sent.rebase(available, (n) => ts.names.has(n));
       changed = out;
     }
     const version = setVersion(iterSent(ts));
@@ -480,6 +486,7 @@ export class XdsStream {
     // initial fetch completes instead of waiting for its timeout.
     if (out.length === 0 && removed.length === 0 && (ts.responded || !ts.wildcard)) return;
     this.finishDelta(ts, view, changeAt, out, removed);
+    ts.sent.rebase(available, (n) => ts.covers(n));
   }
 
   /** Everything the client lacks or holds in vain, compared name by name. */
