@@ -78,7 +78,8 @@ class TypeState {
   wildcard = false;
   /** Whether the client ever sent an explicit name for this type (legacy wildcard rule). */
   everExplicit = false;
-  readonly names = new Set<string>();
+  /** Subscribed names. Possibly shared with other streams (internNames): replaced, never mutated in place. */
+  names: ReadonlySet<string> = new Set<string>();
   /** What the client has from us: name → resource, or ABSENT for "told it does not exist" (Delta). */
   readonly sent = new SentMap();
   /** Delta: names to report in removed_resources on the next response. */
@@ -200,6 +201,9 @@ export class XdsStream {
     const subscribe: string[] = req.resource_names_subscribe ?? [];
     const unsubscribe: string[] = req.resource_names_unsubscribe ?? [];
     if (first || subscribe.length > 0 || unsubscribe.length > 0) ts.syncedFrom = undefined;
+    // Interned sets are shared: change a copy (interned again below).
+    const names = subscribe.length > 0 || unsubscribe.length > 0 ? new Set(ts.names) : undefined;
+    if (names) ts.names = names;
     // Delta: subscription changes are honoured even with a stale nonce (xDS
     // protocol, "Incremental xDS": the nonce must not be used to reject them).
     if (first) {
@@ -219,7 +223,7 @@ export class XdsStream {
         if (isFullStateType(typeUrl)) ts.wildcard = true;
         continue;
       }
-      ts.names.add(name);
+      names?.add(name);
       ts.everExplicit = true;
       // "The client may have forgotten": a subscribe is always answered.
       if (!first || ts.sent.get(name) === undefined) ts.sent.delete(name);
@@ -230,11 +234,12 @@ export class XdsStream {
         for (const n of [...ts.sent.keys()]) if (!ts.names.has(n)) ts.sent.delete(n);
         continue;
       }
-      ts.names.delete(name);
+      names?.delete(name);
       ts.sent.delete(name);
       // Still covered by the wildcard: the client must be told again whether it exists.
       if (ts.wildcard && !this.view?.get(typeUrl)?.has(name)) ts.forceRemoved.add(name);
     }
+    if (names) ts.names = internNames(names);
     const nonce: string = req.response_nonce ?? "";
     if (nonce !== "") {
       if (nonce === ts.pendingNonce) this.settle(ts, "", req.error_detail);
@@ -249,19 +254,17 @@ export class XdsStream {
     const wildcard = full && (names.includes("*") || (names.length === 0 && !ts.everExplicit));
     if (names.length > 0) ts.everExplicit = true;
     const next = new Set(explicit);
-    if (wildcard !== ts.wildcard || next.size !== ts.names.size || explicit.some((n) => !ts.names.has(n)))
-      ts.syncedFrom = undefined;
+    const changed = next.size !== ts.names.size || explicit.some((n) => !ts.names.has(n));
+    if (wildcard !== ts.wildcard || changed) ts.syncedFrom = undefined;
     ts.wildcard = wildcard;
+    if (!changed) return;
     for (const n of ts.names) {
-      if (!next.has(n)) {
-        ts.names.delete(n);
-        // Forget what was sent so a later re-subscribe is answered (xDS spec:
-        // newly requested resources must be sent even if unchanged). For LDS/CDS
-        // `sent` mirrors the last full-state response and is rebuilt on send.
-        if (!full) ts.sent.delete(n);
-      }
+      // Forget what was sent so a later re-subscribe is answered (xDS spec:
+      // newly requested resources must be sent even if unchanged). For LDS/CDS
+      // `sent` mirrors the last full-state response and is rebuilt on send.
+      if (!next.has(n) && !full) ts.sent.delete(n);
     }
-    for (const n of next) ts.names.add(n);
+    ts.names = internNames(next);
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: google.rpc.Status
@@ -694,5 +697,39 @@ function clientHas(ts: TypeState, r: EncodedResource): boolean {
   const have = ts.sent.get(r.name);
   if (!have || have.version !== r.version) return false;
   if (HELD.has(have)) ts.sent.set(r.name, r);
+  return true;
+}
+
+/**
+ * Subscriptions are mostly the same lists (every sidecar of a namespace asks
+ * for the same thousand EDS names): equal large sets are shared between streams
+ * instead of each holding its own copy. Held weakly, so a subscription nobody
+ * uses any more is collected.
+ */
+const NAMES_SHARED_FROM = 64;
+const internedNames = new Map<string, WeakRef<ReadonlySet<string>>>();
+const namesCollected = new FinalizationRegistry<string>((key) => {
+  if (internedNames.get(key)?.deref() === undefined) internedNames.delete(key);
+});
+
+function internNames(set: Set<string>): ReadonlySet<string> {
+  if (set.size < NAMES_SHARED_FROM) return set;
+  let h = 0x811c9dc5;
+  for (const n of set) {
+    for (let i = 0; i < n.length; i++) h = Math.imul(h ^ n.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0xff, 0x01000193);
+  }
+  const key = `${set.size}:${h >>> 0}`;
+  const existing = internedNames.get(key)?.deref();
+  if (existing && sameOrder(existing, set)) return existing;
+  internedNames.set(key, new WeakRef(set));
+  namesCollected.register(set, key);
+  return set;
+}
+
+function sameOrder(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  const it = b.values();
+  for (const x of a) if (it.next().value !== x) return false;
   return true;
 }
