@@ -145,14 +145,15 @@ spec:
       expect(versionsOf(after, type)).toEqual(versionsOf(expected, type));
   });
 
-  it("re-translates every layer when routing changes", () => {
+  it("re-translates the outbound layer, and only that, when a VirtualService changes", () => {
     const cache = new ViewCache();
     const first = snapshotOf(kube("10.0.0.1"));
     cache.setSnapshot(first);
     const before = cache.generate(sidecar("w1", "web"));
     cache.setSnapshot(snapshotOf(kube("10.0.0.1", 50), first));
     const after = cache.generate(sidecar("w1", "web"));
-    expect(cache.translations).toMatchObject({ outbound: 2, endpointsIncremental: 0 });
+    // A VirtualService touches neither inbound listeners nor endpoints (translate/changes.ts).
+    expect(cache.translations).toMatchObject({ outbound: 2, inbound: 1, endpoints: 1, endpointsIncremental: 0 });
     expect(versionsOf(after, ROUTE)).not.toEqual(versionsOf(before, ROUTE));
   });
 });

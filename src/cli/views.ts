@@ -13,7 +13,7 @@ import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../config/mesh-config.js";
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from "../envoy/type-urls.js";
 import type { Diagnostic } from "../model/diagnostic.js";
 import type { MeshSnapshot } from "../model/snapshot.js";
-import { endpointOnlyHosts } from "../translate/changes.js";
+import { endpointOnlyHosts, reusableAfterRoutingChange } from "../translate/changes.js";
 import {
   addressKey,
   layerTargets,
@@ -111,9 +111,14 @@ export class ViewCache {
 
   setSnapshot(s: MeshSnapshot): void {
     const before = this.snapshot;
+    const prevInputs = this.inputs;
     const prepared = prepare(s, this.mesh);
-    const hosts =
-      before && this.inputs ? endpointOnlyHosts(this.inputs, prepared.inputs, changedKinds(before, s)) : undefined;
+    const kinds = before ? changedKinds(before, s) : undefined;
+    const hosts = prevInputs && kinds ? endpointOnlyHosts(prevInputs, prepared.inputs, kinds) : undefined;
+    const reuse =
+      prevInputs && kinds && !hosts
+        ? reusableAfterRoutingChange(prevInputs, prepared.inputs, kinds)
+        : { inbound: false, endpoints: false };
     this.snapshot = s;
     this.inputs = prepared.inputs;
     this.snapshotDiagnostics = prepared.diagnostics;
@@ -127,12 +132,15 @@ export class ViewCache {
       const layers = new Map(this.stale?.layers ?? []);
       for (const [k, v] of this.endpoints) layers.set(k, v);
       this.stale = { layers, hosts: new Set([...(this.stale?.hosts ?? []), ...hosts]) };
-    } else {
-      this.outbound = new Map();
-      this.inbound = new Map();
+      this.endpoints = new Map();
+      return;
+    }
+    this.outbound = new Map();
+    if (!reuse.inbound) this.inbound = new Map();
+    if (!reuse.endpoints) {
+      this.endpoints = new Map();
       this.stale = undefined;
     }
-    this.endpoints = new Map();
   }
 
   get current(): MeshSnapshot | undefined {

@@ -49,13 +49,35 @@ export function envoyRoot(): protobuf.Root {
   root.resolvePath = (_origin, target) => join(PROTO_DIR, target);
   root.loadSync(index.load, { keepCase: true });
   root.resolveAll();
+  // protobufjs resolves an Any's "@type" with a namespace walk on every
+  // fromObject (thousands per push); the root never changes once loaded, so
+  // remember each answer.
+  const any = root.lookupType("google.protobuf.Any");
+  const lookup = any.lookup.bind(any);
+  const found = new Map<string, ReturnType<typeof lookup>>();
+  any.lookup = ((path: string | string[], ...rest: unknown[]) => {
+    if (typeof path !== "string" || rest.length > 0) return (lookup as (...a: unknown[]) => unknown)(path, ...rest);
+    let hit = found.get(path);
+    if (hit === undefined) {
+      hit = lookup(path);
+      found.set(path, hit);
+    }
+    return hit;
+  }) as typeof any.lookup;
   rootCache = root;
   return root;
 }
 
+const typeCache = new Map<string, protobuf.Type>();
+
 /** Looks up a message type by full name (`envoy.config.cluster.v3.Cluster`). */
 export function messageType(fullName: string): protobuf.Type {
-  return envoyRoot().lookupType(fullName);
+  let t = typeCache.get(fullName);
+  if (!t) {
+    t = envoyRoot().lookupType(fullName);
+    typeCache.set(fullName, t);
+  }
+  return t;
 }
 
 /** The xDS discovery services, loaded with @grpc/proto-loader. */

@@ -85,3 +85,28 @@ function endpointsSignature(endpoints: readonly EndpointModel[]): string {
     ]),
   );
 }
+
+/** Which layers a change leaves valid (translate/layers.ts). */
+export interface ReusableLayers {
+  inbound: boolean;
+  endpoints: boolean;
+}
+
+/**
+ * VirtualService changes leave the inbound layers as they are (inbound
+ * listeners and clusters read services and policies, and DestinationRules for
+ * inbound connection settings, never VirtualServices), and the endpoint layers
+ * too (assignments read services and DestinationRules). Only without Sidecars:
+ * a Sidecar's egress imports the destinations of the VirtualServices it
+ * imports, so there routing decides which services a proxy sees at all.
+ */
+export function reusableAfterRoutingChange(
+  prev: TranslationInputs,
+  next: TranslationInputs,
+  changedKinds: ReadonlySet<string>,
+): ReusableLayers {
+  const none = { inbound: false, endpoints: false };
+  if (prev.mesh !== next.mesh || changedKinds.size !== 1 || !changedKinds.has("VirtualService")) return none;
+  if (prev.traffic.sidecars.length > 0 || next.traffic.sidecars.length > 0) return none;
+  return { inbound: true, endpoints: true };
+}

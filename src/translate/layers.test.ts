@@ -96,6 +96,33 @@ describe("layered translation", () => {
     });
   }
 
+  for (const c of cases) {
+    it(`${c}: neither inbound nor endpoint layers depend on VirtualServices (changes.ts)`, () => {
+      const text = readFileSync(join(IN, `${c}.yaml`), "utf8");
+      const loaded = parseYamlFile(`${c}.yaml`, text);
+      if (loaded.objects.some((o) => o.object.kind === "Sidecar")) return; // reusableAfterRoutingChange excludes them
+      const mesh = meshOf(text);
+      const all = prepare(buildSnapshot(undefined, loaded.objects).snapshot, mesh).inputs;
+      const noVs = loaded.objects.filter((o) => o.object.kind !== "VirtualService");
+      const withoutVs = prepare(buildSnapshot(undefined, noVs).snapshot, mesh).inputs;
+      for (const proxy of proxiesOf(text)) {
+        const inbound = (inputs: typeof all) => {
+          const t = translateInbound(inputs, layerTargets(inputs, proxy).inbound);
+          return versions({ clusters: t.clusters, listeners: t.listeners, endpoints: [], routes: [] });
+        };
+        const eds = (inputs: typeof all) =>
+          versions({
+            clusters: [],
+            listeners: [],
+            routes: [],
+            endpoints: translateEndpoints(inputs, layerTargets(all, proxy).endpoints),
+          });
+        expect(inbound(withoutVs), JSON.stringify(proxy)).toEqual(inbound(all));
+        expect(eds(withoutVs), JSON.stringify(proxy)).toEqual(eds(all));
+      }
+    });
+  }
+
   it("cuts labels no rule selects on out of every layer key, so pods of one deployment share layers", () => {
     const text = readFileSync(join(IN, `${cases[0]}.yaml`), "utf8");
     const loaded = parseYamlFile("x.yaml", text);
