@@ -52,7 +52,8 @@ function hasGrpcPort(i: number): boolean {
   return i % 5 === 1;
 }
 
-function podIp(i: number, replica: number, generation: number): string {
+/** The address of replica `replica` of service `i` at endpoint generation `generation`. */
+export function podIp(i: number, replica: number, generation: number): string {
   // 10.g.x.y: unique per (service, replica), and `generation` moves it for churn.
   const n = i * 64 + replica;
   return `10.${(generation % 200) + 1}.${(n >> 8) & 255}.${n & 255}`;
@@ -73,11 +74,19 @@ export function podLabels(shape: MeshShape, i: number, replica: number): Record<
 /** The default v1 share of a routed service's weighted split. */
 export const DEFAULT_V1_WEIGHT = 90;
 
+/** A routing change: a routed service's VirtualService with another v1 weight and, to tell its push apart, a marker header. */
+export interface RoutingChange {
+  /** v1's share of the weighted split (default DEFAULT_V1_WEIGHT). */
+  v1Weight?: number;
+  /** Set as request header `x-bench-marker` on the weighted route: a string to find in the pushed route configuration. */
+  marker?: string;
+}
+
 /**
  * The objects of service `i`. `generation` changes its endpoints' addresses
- * (endpoint churn); `v1Weight` its VirtualService's split (a routing change), if it has one.
+ * (endpoint churn); `change` its VirtualService (a routing change), if it has one.
  */
-export function serviceObjects(shape: MeshShape, i: number, generation = 0, v1Weight = DEFAULT_V1_WEIGHT): object[] {
+export function serviceObjects(shape: MeshShape, i: number, generation = 0, change: RoutingChange = {}): object[] {
   const name = serviceName(i);
   const namespace = namespaceOf(shape, i);
   const host = hostOf(shape, i);
@@ -117,12 +126,12 @@ export function serviceObjects(shape: MeshShape, i: number, generation = 0, v1We
     endpoints,
     ports: ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: "TCP" })),
   });
-  if (isRouted(shape, i)) out.push(...routing(shape, i, host, v1Weight));
+  if (isRouted(shape, i)) out.push(...routing(shape, i, host, change.v1Weight ?? DEFAULT_V1_WEIGHT, change.marker));
   return out;
 }
 
 /** A VirtualService splitting `v1Weight`/100-`v1Weight` between subsets, with retries and a timeout, and its DestinationRule. */
-export function routing(shape: MeshShape, i: number, host: string, v1Weight: number): object[] {
+export function routing(shape: MeshShape, i: number, host: string, v1Weight: number, marker?: string): object[] {
   const name = serviceName(i);
   const namespace = namespaceOf(shape, i);
   return [
@@ -140,6 +149,7 @@ export function routing(shape: MeshShape, i: number, host: string, v1Weight: num
           {
             timeout: "5s",
             retries: { attempts: 3, perTryTimeout: "2s", retryOn: "5xx,reset,connect-failure" },
+            ...(marker ? { headers: { request: { set: { "x-bench-marker": marker } } } } : {}),
             route: [
               { destination: { host, subset: "v1", port: { number: 80 } }, weight: v1Weight },
               { destination: { host, subset: "v2", port: { number: 80 } }, weight: 100 - v1Weight },
@@ -215,9 +225,9 @@ export function writeServiceFile(
   i: number,
   generation: number,
   extra?: object[],
-  v1Weight = DEFAULT_V1_WEIGHT,
+  change: RoutingChange = {},
 ): void {
-  const objects = serviceObjects(shape, i, generation, v1Weight);
+  const objects = serviceObjects(shape, i, generation, change);
   // Write then rename, as `kubectl apply` changes an object at once: the file
   // source never sees a half-written file (which it would wait to confirm,
   // adding a debounce period to the measured convergence).

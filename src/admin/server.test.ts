@@ -1,6 +1,6 @@
 import pino from "pino";
 import client from "prom-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { acceptAll } from "../xds/auth.js";
 import { XdsMetrics } from "../xds/metrics.js";
 import { XdsServer } from "../xds/server.js";
@@ -61,6 +61,29 @@ describe("admin server", () => {
     const unknown = await app.inject("/debug/config_dump?proxy=nobody");
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().error).toEqual({ code: "TRL9002", message: "no connected proxy has this node id: nobody" });
+  });
+
+  it("reports process memory, collecting garbage first only when asked and possible", async () => {
+    const g = globalThis as { gc?: () => void };
+    const original = g.gc;
+    try {
+      g.gc = undefined;
+      const plain = await app.inject("/debug/memory?gc=1");
+      expect(plain.statusCode).toBe(200);
+      expect(plain.json()).toMatchObject({ gc: false, rss: expect.any(Number), heapUsed: expect.any(Number) });
+      const gc = vi.fn();
+      g.gc = gc;
+      expect((await app.inject("/debug/memory")).json().gc).toBe(false);
+      expect(gc).not.toHaveBeenCalled();
+      const collected = (await app.inject("/debug/memory?gc=1")).json();
+      expect(gc).toHaveBeenCalledOnce();
+      expect(collected.gc).toBe(true);
+      for (const k of ["rss", "heapTotal", "heapUsed", "external", "arrayBuffers"]) {
+        expect(collected[k]).toBeGreaterThan(0);
+      }
+    } finally {
+      g.gc = original;
+    }
   });
 
   it("exposes the xDS metrics and Node process metrics in Prometheus format", async () => {

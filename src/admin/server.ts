@@ -51,6 +51,16 @@ export function buildAdminServer(opts: {
     })),
   );
 
+  // Memory of this process, for benchmarks and leak hunting. `?gc=1` collects
+  // garbage first (only when started with --expose-gc), so the numbers show
+  // what is live rather than when the collector last ran.
+  app.get<{ Querystring: { gc?: string } }>("/debug/memory", async (req) => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const collect = req.query.gc === "1" && typeof gc === "function";
+    if (collect) gc();
+    return { ...process.memoryUsage(), gc: collect };
+  });
+
   app.get<{ Querystring: { proxy?: string } }>("/debug/config_dump", async (req, reply) => {
     const proxy = req.query.proxy;
     if (!proxy) return reply.code(ADMIN_ERRORS.proxyRequired.status).send(errorBody(ADMIN_ERRORS.proxyRequired));
