@@ -85,6 +85,13 @@ export class ViewCache {
   private outbound = new Map<string, OutboundEntry>();
   private inbound = new Map<string, InboundEntry>();
   private endpoints = new Map<string, ResourceMap>();
+  /**
+   * The last map built for each layer slot (`<layer>|<key>|<type>`). A layer
+   * re-translated to the same resources hands out the same map object again,
+   * so streams see "unchanged" by identity and skip the type entirely.
+   */
+  private maps = new Map<string, ResourceMap>();
+  private previousMaps = new Map<string, ResourceMap>();
   private views = new Map<string, ProxyView>();
   /**
    * After endpoint-only changes: the endpoint layers of before, and the hosts
@@ -141,6 +148,14 @@ export class ViewCache {
       this.endpoints = new Map();
       this.stale = undefined;
     }
+    // Slots of layers kept as they are stay known; the others are matched against once more.
+    this.previousMaps = this.maps;
+    this.maps = new Map();
+    const keep = (prefix: string) => {
+      for (const [slot, m] of this.previousMaps) if (slot.startsWith(prefix)) this.maps.set(slot, m);
+    };
+    if (reuse.inbound) keep("in|");
+    if (reuse.endpoints) keep("eds|");
   }
 
   get current(): MeshSnapshot | undefined {
@@ -188,9 +203,9 @@ export class ViewCache {
       for (const l of t.listeners)
         if (l.name !== VIRTUAL_OUTBOUND_LISTENER) listenerAddresses.set(addressKey(l), l.name ?? "");
     const entry: OutboundEntry = {
-      clusters: this.encodeAll(CLUSTER, t.clusters, (c) => c.name ?? ""),
-      listeners: this.encodeAll(LISTENER, t.listeners, (l) => l.name ?? ""),
-      routes: this.encodeAll(ROUTE, t.routes, (r) => r.name ?? ""),
+      clusters: this.encodeAll(`out|${key}|c`, CLUSTER, t.clusters, (c) => c.name ?? ""),
+      listeners: this.encodeAll(`out|${key}|l`, LISTENER, t.listeners, (l) => l.name ?? ""),
+      routes: this.encodeAll(`out|${key}|r`, ROUTE, t.routes, (r) => r.name ?? ""),
       listenerAddresses,
     };
     this.outbound.set(key, entry);
@@ -203,8 +218,8 @@ export class ViewCache {
     this.translations.inbound++;
     const t = translateInbound(inputs, target);
     const entry: InboundEntry = {
-      clusters: this.encodeAll(CLUSTER, t.clusters, (c) => c.name ?? ""),
-      listeners: this.encodeAll(LISTENER, t.listeners, (l) => l.name ?? ""),
+      clusters: this.encodeAll(`in|${key}|c`, CLUSTER, t.clusters, (c) => c.name ?? ""),
+      listeners: this.encodeAll(`in|${key}|l`, LISTENER, t.listeners, (l) => l.name ?? ""),
       listenerAddresses: target.class === "sidecar" ? t.listeners.map(addressKey) : [],
     };
     this.inbound.set(key, entry);
@@ -222,7 +237,7 @@ export class ViewCache {
       const next = new Map(before);
       const changed: string[] = [];
       const moved = translateEndpoints(inputs, target, this.stale.hosts);
-      for (const [name, r] of this.encodeAll(ENDPOINT, moved, (c) => c.cluster_name ?? "")) {
+      for (const [name, r] of this.encodeAll(undefined, ENDPOINT, moved, (c) => c.cluster_name ?? "")) {
         if (next.get(name) === r) continue;
         next.set(name, r);
         changed.push(name);
@@ -230,9 +245,10 @@ export class ViewCache {
       // Streams in sync with `before` compare only the changed names (xds/stream.ts).
       deriveResources(next, before, changed);
       layer = next;
+      this.maps.set(`eds|${key}`, next);
     } else {
       this.translations.endpoints++;
-      layer = this.encodeAll(ENDPOINT, translateEndpoints(inputs, target), (c) => c.cluster_name ?? "");
+      layer = this.encodeAll(`eds|${key}`, ENDPOINT, translateEndpoints(inputs, target), (c) => c.cluster_name ?? "");
     }
     this.endpoints.set(key, layer);
     return layer;
@@ -264,7 +280,13 @@ export class ViewCache {
     return m;
   }
 
-  private encodeAll<T extends object>(typeUrl: string, items: readonly T[], nameOf: (o: T) => string): ResourceMap {
+  /** Encodes and interns; with a `slot`, returns the slot's previous map when nothing in it changed. */
+  private encodeAll<T extends object>(
+    slot: string | undefined,
+    typeUrl: string,
+    items: readonly T[],
+    nameOf: (o: T) => string,
+  ): ResourceMap {
     const m = new Map<string, EncodedResource>();
     for (const item of items) {
       const name = nameOf(item);
@@ -272,7 +294,11 @@ export class ViewCache {
       if (enc.ok) m.set(name, this.intern(enc.value));
       else this.internalDiagnostics.push({ code: "TRL3900", severity: "error", message: `internal: ${enc.error}` });
     }
-    return m;
+    if (slot === undefined) return m;
+    const before = this.maps.get(slot) ?? this.previousMaps.get(slot);
+    const out = before && sameResources(before, m) ? before : m;
+    this.maps.set(slot, out);
+    return out;
   }
 
   private intern(r: EncodedResource): EncodedResource {
@@ -285,6 +311,13 @@ export class ViewCache {
     this.interned.set(key, r);
     return r;
   }
+}
+
+/** Same names, each with the very same (interned) resource. */
+function sameResources(a: ResourceMap, b: ResourceMap): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of b) if (a.get(k) !== v) return false;
+  return true;
 }
 
 /** Which kinds have objects added, updated or removed between two snapshots (by content hash). */
@@ -303,6 +336,8 @@ function changedKinds(a: MeshSnapshot, b: MeshSnapshot): Set<string> {
  */
 class MergedMap implements ReadonlyMap<string, EncodedResource> {
   readonly size: number;
+  /** Entries in order, built on first iteration: streams iterate these maps on every full-state send. */
+  private list: [string, EncodedResource][] | undefined;
   constructor(
     private readonly a: ResourceMap,
     private readonly b: ResourceMap,
@@ -317,20 +352,31 @@ class MergedMap implements ReadonlyMap<string, EncodedResource> {
   has(k: string): boolean {
     return this.a.has(k) || this.b.has(k);
   }
-  *entries(): MapIterator<[string, EncodedResource]> {
-    yield* this.a.entries();
-    for (const e of this.b.entries()) if (!this.a.has(e[0])) yield e;
+  private all(): [string, EncodedResource][] {
+    if (!this.list) {
+      const list = [...this.a.entries()];
+      for (const e of this.b.entries()) if (!this.a.has(e[0])) list.push(e);
+      this.list = list;
+    }
+    return this.list;
   }
-  *keys(): MapIterator<string> {
-    for (const [k] of this.entries()) yield k;
+  entries(): MapIterator<[string, EncodedResource]> {
+    return this.all().values() as MapIterator<[string, EncodedResource]>;
   }
-  *values(): MapIterator<EncodedResource> {
-    for (const [, v] of this.entries()) yield v;
+  keys(): MapIterator<string> {
+    return this.all()
+      .map((e) => e[0])
+      .values() as MapIterator<string>;
+  }
+  private vals: EncodedResource[] | undefined;
+  values(): MapIterator<EncodedResource> {
+    this.vals ??= this.all().map((e) => e[1]);
+    return this.vals.values() as MapIterator<EncodedResource>;
   }
   [Symbol.iterator](): MapIterator<[string, EncodedResource]> {
     return this.entries();
   }
   forEach(fn: (v: EncodedResource, k: string, m: ReadonlyMap<string, EncodedResource>) => void): void {
-    for (const [k, v] of this.entries()) fn(v, k, this);
+    for (const [k, v] of this.all()) fn(v, k, this);
   }
 }

@@ -80,13 +80,18 @@ export function setVersion(resources: Iterable<EncodedResource>): string {
     lo = (lo + h[1]) >>> 0;
     n++;
   }
+  return formatSetVersion(n, hi, lo);
+}
+
+/** setVersion from its parts (count and the two 32-bit sums), for sets that keep their sums as they change. */
+export function formatSetVersion(n: number, hi: number, lo: number): string {
   return `${n.toString(36)}-${hi.toString(16).padStart(8, "0")}${lo.toString(16).padStart(8, "0")}`;
 }
 
 const memberHashes = new WeakMap<EncodedResource, readonly [number, number]>();
 
 /** Two 32-bit FNV-1a hashes (different offsets) of `name NUL version`. */
-function memberHash(r: EncodedResource): readonly [number, number] {
+export function memberHash(r: EncodedResource): readonly [number, number] {
   let h = memberHashes.get(r);
   if (!h) {
     let a = 0x811c9dc5;

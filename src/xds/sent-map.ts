@@ -8,18 +8,58 @@
 //
 // `rebase` folds the overlay into a new base once the stream holds exactly
 // what a view map holds; streams call it after sending.
-import type { EncodedResource } from "./resource.js";
+import { type EncodedResource, formatSetVersion, memberHash } from "./resource.js";
 
 type Entry = EncodedResource | null;
 
 /** Overlays smaller than this are kept as they are: folding costs a pass over the base. */
 const REBASE_AT = 32;
 
+/** Count and hash sums of a whole resource map, once per map (maps never change). */
+const mapSums = new WeakMap<ReadonlyMap<string, EncodedResource>, Sums>();
+
+interface Sums {
+  n: number;
+  hi: number;
+  lo: number;
+}
+
+function sumsOf(m: ReadonlyMap<string, EncodedResource>): Sums {
+  let s = mapSums.get(m);
+  if (!s) {
+    s = { n: 0, hi: 0, lo: 0 };
+    for (const r of m.values()) add(s, r, 1);
+    mapSums.set(m, s);
+  }
+  return s;
+}
+
+function add(s: Sums, r: EncodedResource, sign: 1 | -1): void {
+  const h = memberHash(r);
+  s.n += sign;
+  s.hi = (s.hi + sign * h[0]) >>> 0;
+  s.lo = (s.lo + sign * h[1]) >>> 0;
+}
+
 export class SentMap {
   private base: ReadonlyMap<string, EncodedResource> | undefined;
   private readonly overlay = new Map<string, Entry>();
   /** Base entries deleted since the base was set. */
   private readonly hidden = new Set<string>();
+  /** setVersion of the resources held that `counts`, kept up to date on every change. */
+  private readonly sums: Sums = { n: 0, hi: 0, lo: 0 };
+
+  /** `counts`: whether a resource takes part in `version()` (the stream leaves out what the client only claims). */
+  constructor(private readonly counts: (r: EncodedResource) => boolean = () => true) {}
+
+  /** setVersion of the held resources that count, in O(1). */
+  version(): string {
+    return formatSetVersion(this.sums.n, this.sums.hi, this.sums.lo);
+  }
+
+  private account(r: Entry | undefined, sign: 1 | -1): void {
+    if (r && this.counts(r)) add(this.sums, r, sign);
+  }
 
   get(name: string): Entry | undefined {
     if (this.overlay.has(name)) return this.overlay.get(name);
@@ -32,21 +72,27 @@ export class SentMap {
   }
 
   set(name: string, value: Entry): this {
+    this.account(this.get(name), -1);
+    this.account(value, 1);
     this.overlay.set(name, value);
     return this;
   }
 
   delete(name: string): boolean {
-    const had = this.has(name);
+    const had = this.get(name);
+    this.account(had, -1);
     this.overlay.delete(name);
     if (this.base?.has(name)) this.hidden.add(name);
-    return had;
+    return had !== undefined;
   }
 
   clear(): void {
     this.base = undefined;
     this.overlay.clear();
     this.hidden.clear();
+    this.sums.n = 0;
+    this.sums.hi = 0;
+    this.sums.lo = 0;
   }
 
   get size(): number {
@@ -62,6 +108,7 @@ export class SentMap {
     this.base = base;
     this.overlay.clear();
     this.hidden.clear();
+    Object.assign(this.sums, sumsOf(base));
   }
 
   /**

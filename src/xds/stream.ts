@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import { CLUSTER, ENDPOINT, isFullStateType, LISTENER, PUSH_ORDER, ROUTE } from "../envoy/type-urls.js";
 import type { ProxyNode } from "./proxy.js";
 import type { PushSlots } from "./push-slots.js";
-import { type EncodedResource, encodeDeltaResponse, encodeSotwResponse, setVersion } from "./resource.js";
+import { type EncodedResource, encodeDeltaResponse, encodeSotwResponse } from "./resource.js";
 import { SentMap } from "./sent-map.js";
 
 /** All resources a proxy can see, per type URL, keyed by resource name. */
@@ -81,7 +81,7 @@ class TypeState {
   /** Subscribed names. Possibly shared with other streams (internNames): replaced, never mutated in place. */
   names: ReadonlySet<string> = new Set<string>();
   /** What the client has from us: name → resource, or ABSENT for "told it does not exist" (Delta). */
-  readonly sent = new SentMap();
+  readonly sent = new SentMap((r) => !HELD.has(r));
   /** Delta: names to report in removed_resources on the next response. */
   readonly forceRemoved = new Set<string>();
   pendingNonce: string | undefined;
@@ -250,6 +250,19 @@ export class XdsStream {
 
   private applySotwNames(ts: TypeState, names: string[]): void {
     const full = isFullStateType(ts.typeUrl);
+    // Most requests are ACKs repeating the subscription: recognise them without allocating.
+    // (Same names in the same order; ts.names holds the previous request's order.)
+    if (names.length > 0 && names.length === ts.names.size && !ts.wildcard && ts.everExplicit) {
+      let i = 0;
+      let same = true;
+      for (const n of ts.names) {
+        if (names[i++] !== n) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return;
+    }
     const explicit = names.filter((n) => n !== "*");
     const wildcard = full && (names.includes("*") || (names.length === 0 && !ts.everExplicit));
     if (names.length > 0) ts.everExplicit = true;
@@ -442,7 +455,7 @@ export class XdsStream {
       ts.sent.rebase(available, (n) => ts.names.has(n));
       changed = out;
     }
-    const version = setVersion(iterSent(ts));
+    const version = ts.sent.version();
     this.afterSend(ts, changed);
     const nonce = this.nextNonce();
     const buf = encodeSotwResponse({
@@ -529,7 +542,7 @@ export class XdsStream {
     removed: string[],
   ): void {
     for (const r of out) ts.sent.set(r.name, r);
-    const version = setVersion(iterSent(ts));
+    const version = ts.sent.version();
     this.afterSend(ts, out);
     const nonce = this.nextNonce();
     const buf = encodeDeltaResponse({
