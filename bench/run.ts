@@ -83,6 +83,8 @@ interface Options {
   pin: boolean;
   /** Write V8 CPU profiles of both processes here (--cpu-prof). */
   profile: string | undefined;
+  /** Extra `trellis serve` flags (e.g. "--push-concurrency 256"). */
+  trellisArgs: string[];
 }
 
 const USAGE = `usage: node dist/bench/run.js [options]
@@ -100,7 +102,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --churn-seconds S     churn duration (default 5)
   --timeout MS          cold start timeout (default 300000)
   --no-pin              do not pin the control plane and the load generator to cores
-  --profile DIR         write V8 CPU profiles (.cpuprofile) of trellis and the load generator there`;
+  --profile DIR         write V8 CPU profiles (.cpuprofile) of trellis and the load generator there
+  --trellis-args "..."  extra flags for trellis serve, e.g. "--push-concurrency 256"`;
 
 function parseArgs(argv: string[]): Options {
   const args = new Map<string, string>();
@@ -163,6 +166,7 @@ function parseArgs(argv: string[]): Options {
     changeTimeoutMs: quick ? 15_000 : 60_000,
     pin: !flags.has("--no-pin") && existsSync(TASKSET),
     profile: args.get("--profile") ? resolve(args.get("--profile") as string) : undefined,
+    trellisArgs: (args.get("--trellis-args") ?? "").split(/\s+/).filter((a) => a.length > 0),
   };
 }
 
@@ -299,6 +303,7 @@ class Trellis {
       String(o.debounceQuietMs),
       "--debounce-max",
       String(o.debounceMaxMs),
+      ...o.trellisArgs,
     ];
     // taskset execs node: the pid we get is the control plane's own.
     const child = o.pin

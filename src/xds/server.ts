@@ -28,6 +28,7 @@ import type { Authenticator, AuthRequest, AuthResult, CallerIdentity } from "./a
 import type { XdsMetrics } from "./metrics.js";
 import { type ProxyNode, proxyNodeFromRequest } from "./proxy.js";
 import { PushSlots } from "./push-slots.js";
+import { fastSotwRequestDecoder } from "./request-decoder.js";
 import { type EncodedResource, encodeSotwResponse, setVersion } from "./resource.js";
 import {
   type NackRecord,
@@ -148,7 +149,12 @@ export class XdsServer {
         this.definitions.set(m.service, def);
       }
       // Responses are pre-encoded Buffers (resource.ts): serialise as identity.
-      def[m.method] = { ...original, responseSerialize: (b: unknown) => b as Buffer };
+      // SotW requests repeat their subscription: request-decoder.ts reuses it.
+      def[m.method] = {
+        ...original,
+        responseSerialize: (b: unknown) => b as Buffer,
+        ...(m.kind === "SotW" ? { requestDeserialize: fastSotwRequestDecoder(original.requestDeserialize) } : {}),
+      };
     }
   }
 
