@@ -705,7 +705,7 @@ async function connect(c: Extract<Command, { cmd: "connect" }>): Promise<Connect
   const cfg = config;
   if (!cfg) throw new Error("init first");
   const start = nowMs();
-  const batch = c.batch ?? 50;
+  const batch = c.batch ?? 200;
   const base = proxies.length;
   const added: SimProxy[] = [];
   const target = new Set<SimProxy>();
@@ -713,19 +713,23 @@ async function connect(c: Extract<Command, { cmd: "connect" }>): Promise<Connect
     fullWaiter = { target, resolve };
   });
   const deadline = start + c.timeoutMs;
-  for (let k = 0; k < c.count; k += batch) {
-    const group: SimProxy[] = [];
-    for (let j = k; j < Math.min(c.count, k + batch); j++) {
+  // At most `batch` TCP/HTTP/2 handshakes in flight at once, so the listen
+  // backlog never overflows; each proxy starts its stream as soon as it is
+  // connected and the next handshake begins (as independent Envoys would),
+  // rather than a whole group waiting for its slowest member.
+  let next = 0;
+  const worker = async () => {
+    while (next < c.count) {
+      const j = next++;
       const p = c.clones ? new SimProxy(j, cfg, base + j) : new SimProxy(base + j, cfg, undefined);
-      group.push(p);
       added.push(p);
       proxies.push(p);
       target.add(p);
+      await p.ready(Math.max(1, deadline - nowMs()));
+      p.start();
     }
-    // At most `batch` TCP/HTTP/2 handshakes at once, so the listen backlog never overflows.
-    await Promise.all(group.map((p) => p.ready(Math.max(1, deadline - nowMs()))));
-    for (const p of group) p.start();
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(batch, c.count) }, worker));
   const lastStreamMs = nowMs() - start;
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
