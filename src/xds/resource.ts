@@ -26,6 +26,10 @@ export interface EncodedResource {
 interface WireCache {
   any?: Uint8Array;
   delta?: Uint8Array;
+  /** The Any as DiscoveryResponse field 2 (tag and length included), ready to concatenate. */
+  sotwField?: Uint8Array;
+  /** The Resource as DeltaDiscoveryResponse field 2, ready to concatenate. */
+  deltaField?: Uint8Array;
 }
 const wire = new WeakMap<EncodedResource, WireCache>();
 const encoded = new WeakMap<object, EncodedResource>();
@@ -139,23 +143,81 @@ function deltaResourceBytes(r: EncodedResource): Uint8Array {
   return c.delta;
 }
 
+/** `bytes` as a length-delimited field 2 (tag 0x12): a response's repeated resources entry. */
+function field2(bytes: Uint8Array): Uint8Array {
+  return protobuf.Writer.create().uint32(0x12).bytes(bytes).finish();
+}
+
+function sotwField(r: EncodedResource): Uint8Array {
+  const c = wire.get(r) ?? {};
+  if (!c.sotwField) {
+    c.sotwField = field2(anyBytes(r));
+    wire.set(r, c);
+  }
+  return c.sotwField;
+}
+
+function deltaField(r: EncodedResource): Uint8Array {
+  const c = wire.get(r) ?? {};
+  if (!c.deltaField) {
+    c.deltaField = field2(deltaResourceBytes(r));
+    wire.set(r, c);
+  }
+  return c.deltaField;
+}
+
+/**
+ * The resources part of a response sending every resource of `all`, in its
+ * order: identical for every stream of a view, so built once per map.
+ */
+const bodies = new WeakMap<ReadonlyMap<string, EncodedResource>, Buffer>();
+/** Same, for `names` (a shared subscription) looked up in a map, every one present. */
+const namedBodies = new WeakMap<ReadonlyMap<string, EncodedResource>, WeakMap<ReadonlySet<string>, Buffer>>();
+
+function bodyOf(resources: readonly EncodedResource[], field: (r: EncodedResource) => Uint8Array): Buffer {
+  return Buffer.concat(resources.map(field));
+}
+
 export interface SotwResponse {
   versionInfo: string;
   typeUrl: string;
   nonce: string;
   resources: readonly EncodedResource[];
   controlPlane?: string;
+  /** `resources` are exactly this map's values in its order: the encoded body is shared through it. */
+  allOf?: ReadonlyMap<string, EncodedResource>;
+  /** With `allOf`: `resources` are instead `allOf.get(n)` for every name of this set, in its order. */
+  names?: ReadonlySet<string>;
 }
 
-/** envoy.service.discovery.v3.DiscoveryResponse, assembled from cached resource bytes. */
+/**
+ * envoy.service.discovery.v3.DiscoveryResponse, assembled from cached resource
+ * bytes: each resource is pre-framed as a field once, and the resources of a
+ * full-state response are concatenated once per resource map, so a response to
+ * one more proxy of a view is three memcpy's (fields may come in any order on
+ * the wire, but these stay in field order).
+ */
 export function encodeSotwResponse(res: SotwResponse): Buffer {
+  const map = res.allOf;
+  let byNames = map && res.names ? namedBodies.get(map) : undefined;
+  let body = map ? (res.names ? byNames?.get(res.names) : bodies.get(map)) : undefined;
+  if (!body) {
+    body = bodyOf(res.resources, sotwField);
+    if (map && res.names) {
+      if (!byNames) {
+        byNames = new WeakMap();
+        namedBodies.set(map, byNames);
+      }
+      byNames.set(res.names, body);
+    } else if (map) bodies.set(map, body);
+  }
+  const head = protobuf.Writer.create().uint32(0x0a).string(res.versionInfo).finish();
   const w = protobuf.Writer.create();
-  w.uint32(0x0a).string(res.versionInfo);
-  for (const r of res.resources) w.uint32(0x12).bytes(anyBytes(r));
   w.uint32(0x22).string(res.typeUrl);
   w.uint32(0x2a).string(res.nonce);
   if (res.controlPlane) w.uint32(0x32).fork().uint32(0x0a).string(res.controlPlane).ldelim();
-  return asBuffer(w.finish());
+  const tail = w.finish();
+  return Buffer.concat([head, body, tail]);
 }
 
 export interface DeltaResponse {
@@ -169,17 +231,12 @@ export interface DeltaResponse {
 
 /** envoy.service.discovery.v3.DeltaDiscoveryResponse, assembled from cached resource bytes. */
 export function encodeDeltaResponse(res: DeltaResponse): Buffer {
+  const head = protobuf.Writer.create().uint32(0x0a).string(res.systemVersionInfo).finish();
+  const body = bodyOf(res.resources, deltaField);
   const w = protobuf.Writer.create();
-  w.uint32(0x0a).string(res.systemVersionInfo);
-  for (const r of res.resources) w.uint32(0x12).bytes(deltaResourceBytes(r));
   w.uint32(0x22).string(res.typeUrl);
   w.uint32(0x2a).string(res.nonce);
   for (const name of res.removed) w.uint32(0x32).string(name);
   if (res.controlPlane) w.uint32(0x3a).fork().uint32(0x0a).string(res.controlPlane).ldelim();
-  return asBuffer(w.finish());
-}
-
-/** A Buffer view of the writer's bytes, without copying them again. */
-function asBuffer(u8: Uint8Array): Buffer {
-  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+  return Buffer.concat([head, body, w.finish()]);
 }

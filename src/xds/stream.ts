@@ -398,6 +398,9 @@ export class XdsStream {
     const full = isFullStateType(ts.typeUrl);
     let out: EncodedResource[];
     let changed: EncodedResource[];
+    /** Set when `out` is every resource of `available` (or of it by `names`) in order: its encoding is shared. */
+    let allOf: ReadonlyMap<string, EncodedResource> | undefined;
+    let allNames: ReadonlySet<string> | undefined;
     if (!full && derived && ts.syncedFrom === derived.base) {
       // In sync with the map this one was derived from: only its changed names can differ.
       out = [];
@@ -436,8 +439,10 @@ export class XdsStream {
       // what it kept (it may have accepted part of the rejected response), so
       // then everything counts as changed.
       changed = ts.lastNack ? desired : desired.filter((r) => ts.sent.get(r.name)?.version !== r.version);
-      if (ts.wildcard) ts.sent.resetTo(available);
-      else {
+      if (ts.wildcard) {
+        ts.sent.resetTo(available);
+        allOf = available;
+      } else {
         ts.sent.clear();
         for (const r of desired) ts.sent.set(r.name, r);
       }
@@ -451,6 +456,11 @@ export class XdsStream {
       }
       ts.syncedFrom = available;
       if (out.length === 0) return;
+      if (out.length === ts.names.size) {
+        // Every subscribed resource, in subscription order: as for every stream with this subscription.
+        allOf = available;
+        allNames = ts.names;
+      }
       for (const r of out) ts.sent.set(r.name, r);
       ts.sent.rebase(available, (n) => ts.names.has(n));
       changed = out;
@@ -464,6 +474,8 @@ export class XdsStream {
       nonce,
       resources: out,
       controlPlane: this.host.controlPlaneId,
+      allOf,
+      names: allNames,
     });
     this.commit(ts, nonce, version, buf, out.length, view, changeAt);
   }
