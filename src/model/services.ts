@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import type { ServiceEntry } from "../config/networking/service-entry.js";
 import type { WorkloadEntry, WorkloadEntrySpec } from "../config/networking/workload-entry.js";
 import type { Diagnostic, ObjectRef } from "./diagnostic.js";
+import { hostMatches } from "./hosts.js";
 import { kubernetesServices } from "./kube-services.js";
 import { labelsMatch } from "./labels.js";
 import { type Protocol, selectProtocol } from "./protocol.js";
@@ -70,6 +71,44 @@ export function lookupService(registry: ServiceRegistry, host: string, namespace
     candidates.find((s) => s.namespace === namespace) ??
     candidates.find((s) => s.exportTo.includes("*") || s.exportTo.includes(namespace))
   );
+}
+
+// Registry positions: for putting services found through `byHost` back in
+// registry order, and for per-service data kept in arrays.
+const positions = new WeakMap<ServiceRegistry, ReadonlyMap<ServiceModel, number>>();
+
+function positionsOf(registry: ServiceRegistry): ReadonlyMap<ServiceModel, number> {
+  let found = positions.get(registry);
+  if (!found) {
+    found = new Map(registry.services.map((s, i) => [s, i]));
+    positions.set(registry, found);
+  }
+  return found;
+}
+
+/** The position of `svc` in `registry.services`; -1 when it is not one of them. */
+export function registryPosition(registry: ServiceRegistry, svc: ServiceModel): number {
+  return positionsOf(registry).get(svc) ?? -1;
+}
+
+/**
+ * The services whose host one of `patterns` (hosts, `*.suffix` or `*`) matches,
+ * in registry order: `registry.services.filter((s) => patterns.some((p) =>
+ * hostMatches(p, s.host)))`, without scanning the registry for exact hosts
+ * (analysis asks once per VirtualService and DestinationRule).
+ */
+export function servicesMatching(registry: ServiceRegistry, patterns: readonly string[]): ServiceModel[] {
+  if (patterns.some((p) => p === "*" || p.startsWith("*."))) {
+    return registry.services.filter((s) => patterns.some((p) => hostMatches(p, s.host)));
+  }
+  const found = new Set<ServiceModel>();
+  for (const p of patterns) for (const s of registry.byHost.get(p) ?? []) found.add(s);
+  const out = [...found];
+  if (patterns.length > 1) {
+    const at = positionsOf(registry);
+    out.sort((a, b) => (at.get(a) ?? 0) - (at.get(b) ?? 0));
+  }
+  return out;
 }
 
 export const MODEL_CODES = {

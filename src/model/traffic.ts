@@ -80,12 +80,78 @@ function visibleTo(exportTo: string[], namespace: string): boolean {
   return exportTo.includes("*") || exportTo.includes(namespace);
 }
 
+/**
+ * Mesh-bound VirtualServices by the hosts they name, built once per index:
+ * translators ask for every visible service of every proxy view, so a scan over
+ * all VirtualServices per lookup would make a view O(services²).
+ */
+interface VirtualServiceLookup {
+  /** Position in `virtualServices`, to keep index order when candidates come from both maps. */
+  position: Map<IndexedVirtualService, number>;
+  /** By host, for hosts that match only themselves (no `*` or `*.suffix` pattern). */
+  exact: Map<string, IndexedVirtualService[]>;
+  /** Those with at least one wildcard host, in index order. */
+  wildcard: IndexedVirtualService[];
+  /** Results by namespace, then host. */
+  memo: Map<string, Map<string, readonly IndexedVirtualService[]>>;
+}
+
+// Keyed by the list, not the index: an index copied with other VirtualServices gets its own lookup.
+const virtualServiceLookups = new WeakMap<readonly IndexedVirtualService[], VirtualServiceLookup>();
+
+/** The map under `key`, created empty when missing. */
+function submap<K, V>(outer: Map<K, Map<string, V>>, key: K): Map<string, V> {
+  let inner = outer.get(key);
+  if (!inner) {
+    inner = new Map();
+    outer.set(key, inner);
+  }
+  return inner;
+}
+
+/** Whether `pattern` can match a host other than itself (hostMatches' wildcard forms). */
+const isWildcardPattern = (pattern: string) => pattern === "*" || pattern.startsWith("*.");
+
+function virtualServiceLookup(index: TrafficIndex): VirtualServiceLookup {
+  let lookup = virtualServiceLookups.get(index.virtualServices);
+  if (lookup) return lookup;
+  lookup = { position: new Map(), exact: new Map(), wildcard: [], memo: new Map() };
+  for (const [i, vs] of index.virtualServices.entries()) {
+    if (!vs.gateways.includes("mesh")) continue;
+    lookup.position.set(vs, i);
+    let wildcard = false;
+    for (const h of vs.hosts) {
+      if (isWildcardPattern(h)) {
+        wildcard = true;
+        continue;
+      }
+      const list = lookup.exact.get(h);
+      if (!list) lookup.exact.set(h, [vs]);
+      else if (list[list.length - 1] !== vs) list.push(vs); // a host listed twice by one VirtualService
+    }
+    if (wildcard) lookup.wildcard.push(vs);
+  }
+  virtualServiceLookups.set(index.virtualServices, lookup);
+  return lookup;
+}
+
 /** VirtualServices bound to the mesh (sidecars and proxyless clients) that apply to `host`, as seen from `namespace`. */
 export function virtualServicesFor(index: TrafficIndex, host: string, namespace: string): IndexedVirtualService[] {
-  return index.virtualServices.filter(
-    (vs) =>
-      vs.gateways.includes("mesh") && visibleTo(vs.exportTo, namespace) && vs.hosts.some((h) => hostMatches(h, host)),
-  );
+  const lookup = virtualServiceLookup(index);
+  const memo = submap(lookup.memo, namespace);
+  let found = memo.get(host);
+  if (!found) {
+    const exact = lookup.exact.get(host) ?? [];
+    const wildcard = lookup.wildcard.filter((vs) => !exact.includes(vs));
+    const candidates = wildcard.length === 0 ? exact : [...exact, ...wildcard];
+    // Index order, as the scan over `virtualServices` gave.
+    if (exact.length > 0 && wildcard.length > 0)
+      candidates.sort((a, b) => (lookup.position.get(a) ?? 0) - (lookup.position.get(b) ?? 0));
+    found = candidates.filter((vs) => visibleTo(vs.exportTo, namespace) && vs.hosts.some((h) => hostMatches(h, host)));
+    memo.set(host, found);
+  }
+  // A copy: callers may sort or filter what they get.
+  return [...found];
 }
 
 /** How specific a host pattern is: exact beats `*.long.suffix` beats `*.suffix` beats `*`. */
@@ -109,30 +175,96 @@ export function destinationRuleFor(
   host: string,
   clientNamespace: string,
   serviceNamespace: string,
-  clientLabels?: Record<string, string>,
+  clientLabels?: Readonly<Record<string, string>>,
 ): IndexedDestinationRule | undefined {
+  const lookup = destinationRuleLookup(index);
   // A rule with a workloadSelector applies only to the selected workloads of its
   // own namespace, as clients, and takes precedence there over rules without one.
   if (clientLabels) {
-    const own = index.destinationRules.filter(
-      (dr) =>
-        dr.namespace === clientNamespace &&
-        selects(dr.object.object.spec.workloadSelector?.matchLabels, clientLabels) &&
-        hostMatches(dr.host, host),
-    );
+    const selecting = lookup.selecting.get(clientNamespace);
+    const own = selecting
+      ? matchingRules(selecting, host).filter((dr) =>
+          selects(dr.object.object.spec.workloadSelector?.matchLabels, clientLabels),
+        )
+      : [];
     if (own.length > 0) return mostSpecific(own, host);
   }
+  // Without a selecting rule the answer depends on these three alone: remembered, as every
+  // proxy view asks for every service it sees.
+  const memo = submap(submap(lookup.memo, clientNamespace), serviceNamespace);
+  if (memo.has(host)) return memo.get(host);
+  let found: IndexedDestinationRule | undefined;
   for (const ns of [clientNamespace, serviceNamespace, index.mesh.rootNamespace]) {
-    const candidates = index.destinationRules.filter(
-      (dr) =>
-        dr.namespace === ns &&
-        !dr.object.object.spec.workloadSelector &&
-        hostMatches(dr.host, host) &&
-        (ns === clientNamespace || visibleTo(dr.exportTo, clientNamespace)),
-    );
-    if (candidates.length > 0) return mostSpecific(candidates, host);
+    const bucket = lookup.plain.get(ns);
+    const candidates = bucket
+      ? matchingRules(bucket, host).filter((dr) => ns === clientNamespace || visibleTo(dr.exportTo, clientNamespace))
+      : [];
+    if (candidates.length > 0) {
+      found = mostSpecific(candidates, host);
+      break;
+    }
   }
-  return undefined;
+  memo.set(host, found);
+  return found;
+}
+
+/** One namespace's DestinationRules, by host. */
+interface RuleBucket {
+  /** By host, for hosts that match only themselves. */
+  exact: Map<string, IndexedDestinationRule[]>;
+  /** Rules for `*` or `*.suffix`, in index order. */
+  wildcard: IndexedDestinationRule[];
+  position: Map<IndexedDestinationRule, number>;
+}
+
+/**
+ * DestinationRules by namespace and host, built once per index: every proxy
+ * view looks one up per visible service (clusters, endpoints, routes,
+ * listeners), so a scan over all rules per lookup would make a view
+ * O(services²).
+ */
+interface DestinationRuleLookup {
+  /** Rules with a workloadSelector, by namespace. */
+  selecting: Map<string, RuleBucket>;
+  /** Rules without one, by namespace. */
+  plain: Map<string, RuleBucket>;
+  /** Results without a selecting rule, by client namespace, service namespace and host. */
+  memo: Map<string, Map<string, Map<string, IndexedDestinationRule | undefined>>>;
+}
+
+// Keyed by the list, not the index: an index copied with other rules gets its own lookup.
+const destinationRuleLookups = new WeakMap<readonly IndexedDestinationRule[], DestinationRuleLookup>();
+
+function destinationRuleLookup(index: TrafficIndex): DestinationRuleLookup {
+  let lookup = destinationRuleLookups.get(index.destinationRules);
+  if (lookup) return lookup;
+  lookup = { selecting: new Map(), plain: new Map(), memo: new Map() };
+  for (const [i, dr] of index.destinationRules.entries()) {
+    const byNamespace = dr.object.object.spec.workloadSelector ? lookup.selecting : lookup.plain;
+    let bucket = byNamespace.get(dr.namespace);
+    if (!bucket) {
+      bucket = { exact: new Map(), wildcard: [], position: new Map() };
+      byNamespace.set(dr.namespace, bucket);
+    }
+    bucket.position.set(dr, i);
+    if (isWildcardPattern(dr.host)) bucket.wildcard.push(dr);
+    else {
+      const list = bucket.exact.get(dr.host);
+      if (list) list.push(dr);
+      else bucket.exact.set(dr.host, [dr]);
+    }
+  }
+  destinationRuleLookups.set(index.destinationRules, lookup);
+  return lookup;
+}
+
+/** The rules of a bucket whose host matches `host`, in index order. */
+function matchingRules(bucket: RuleBucket, host: string): IndexedDestinationRule[] {
+  const exact = bucket.exact.get(host) ?? [];
+  const wildcard = bucket.wildcard.filter((dr) => hostMatches(dr.host, host));
+  if (wildcard.length === 0) return exact;
+  if (exact.length === 0) return wildcard;
+  return [...exact, ...wildcard].sort((a, b) => (bucket.position.get(a) ?? 0) - (bucket.position.get(b) ?? 0));
 }
 
 function mostSpecific(candidates: IndexedDestinationRule[], host: string): IndexedDestinationRule | undefined {
@@ -156,7 +288,7 @@ function mergeRules(rules: IndexedDestinationRule[]): IndexedDestinationRule {
   return { ...first, object: { ...first.object, object: { ...first.object.object, spec } } };
 }
 
-function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+function selects(selector: Record<string, string> | undefined, labels: Readonly<Record<string, string>>): boolean {
   return !!selector && labelsMatch(selector, labels);
 }
 

@@ -14,7 +14,13 @@ import type {
 import type { ServiceEntry } from "../../config/networking/service-entry.js";
 import type { Diagnostic, ObjectRef, Severity } from "../../model/diagnostic.js";
 import { hostMatches } from "../../model/hosts.js";
-import { endpointsMatching, refOf, type ServiceModel } from "../../model/services.js";
+import {
+  endpointsMatching,
+  refOf,
+  type ServiceModel,
+  type ServiceRegistry,
+  servicesMatching,
+} from "../../model/services.js";
 import { objectsOfKind, type SourcedObject } from "../../model/snapshot.js";
 import type { IndexedDestinationRule } from "../../model/traffic.js";
 import type { TranslationInputs } from "../context.js";
@@ -277,7 +283,7 @@ function analyzeRulePolicies(rule: DestinationRule, services: ServiceModel[], re
 function analyzeRule(inputs: TranslationInputs, dr: IndexedDestinationRule, out: Diagnostic[]): void {
   const rule = dr.object.object;
   const report = reporter(out, refOf(dr.object));
-  const services = inputs.registry.services.filter((s) => hostMatches(dr.host, s.host));
+  const services = servicesMatching(inputs.registry, [dr.host]);
   if (services.length === 0) {
     report(
       CLUSTER_CODES.unknownHost,
@@ -368,9 +374,10 @@ function analyzeServiceEntry(inputs: TranslationInputs, se: SourcedObject<Servic
       );
     }
   }
-  const own = inputs.registry.services.filter(
-    (s) => s.origin.name === object.name && (s.origin.namespace ?? "default") === (object.namespace ?? "default"),
-  );
+  const own =
+    servicesByOrigin(inputs.registry)
+      .get(object.namespace ?? "default")
+      ?.get(object.name) ?? [];
   if (resolution !== "DYNAMIC_DNS" && own.some((s) => serviceClusterType("proxyless-grpc", s) === undefined)) {
     const why =
       resolution === "NONE"
@@ -402,6 +409,29 @@ function analyzeServiceEntry(inputs: TranslationInputs, se: SourcedObject<Servic
       );
     }
   }
+}
+
+// Registry services by origin namespace and name, in registry order: looked up once per ServiceEntry.
+const originIndexes = new WeakMap<ServiceRegistry, Map<string, Map<string | undefined, ServiceModel[]>>>();
+
+function servicesByOrigin(registry: ServiceRegistry): Map<string, Map<string | undefined, ServiceModel[]>> {
+  let index = originIndexes.get(registry);
+  if (!index) {
+    index = new Map();
+    for (const s of registry.services) {
+      const ns = s.origin.namespace ?? "default";
+      let byName = index.get(ns);
+      if (!byName) {
+        byName = new Map();
+        index.set(ns, byName);
+      }
+      const list = byName.get(s.origin.name);
+      if (list) list.push(s);
+      else byName.set(s.origin.name, [s]);
+    }
+    originIndexes.set(registry, index);
+  }
+  return index;
 }
 
 export function analyzeDestinationRules(inputs: TranslationInputs): Diagnostic[] {

@@ -25,10 +25,12 @@
 // created its channel with xDS credentials. They use mTLS with ISTIO_MUTUAL.
 import type { TrafficPolicy } from "../../config/networking/destination-rule.js";
 import type { Cluster } from "../../envoy/generated/envoy/config/cluster/v3/Cluster.js";
+import type { TransportSocket } from "../../envoy/generated/envoy/config/core/v3/TransportSocket.js";
+import type { SubjectAltNameMatcher } from "../../envoy/generated/envoy/extensions/transport_sockets/tls/v3/SubjectAltNameMatcher.js";
 import type { EndpointModel, ServiceModel } from "../../model/services.js";
 import type { TranslationContext } from "../context.js";
 import { namespaceMtlsMode } from "../security/peer-authentication.js";
-import { rawBufferSocket, sidecarUpstreamTlsContext, upstreamTlsSocket } from "../security/tls-context.js";
+import { deepFreeze, rawBufferSocket, sidecarUpstreamTlsContext, upstreamTlsSocket } from "../security/tls-context.js";
 import { hasSidecar, ISTIO_TLS_MODE, tlsModeStruct } from "../security/tls-mode.js";
 import {
   applySidecarIstioMutual,
@@ -59,26 +61,63 @@ export function autoMtlsApplies(ctx: TranslationContext, plan: AutoMtlsPlan): bo
   return namespaceMtlsMode(ctx.peerAuthentication, svc.namespace) !== "DISABLE";
 }
 
+// Constant parts of every auto-mTLS cluster, shared (and frozen): a sidecar
+// view has one such cluster per service port and subset.
+const ISTIO_TLS_MODE_MATCH = deepFreeze(tlsModeStruct(ISTIO_TLS_MODE));
+const ANY_MATCH = deepFreeze({});
+const RAW_BUFFER_SOCKET = deepFreeze(rawBufferSocket());
+
+// The TLS socket of a service's auto-mTLS cluster, by service and by port,
+// subset and HTTP/2: the same in every view. Shared (nothing writes to it;
+// proxy-protocol.ts wraps it); it depends on the service's identities too, so
+// those are kept with it.
+const autoMtlsSockets = new WeakMap<
+  ServiceModel,
+  {
+    http2: boolean;
+    port: number;
+    subset: string | undefined;
+    matchers: readonly SubjectAltNameMatcher[];
+    socket: TransportSocket;
+  }[]
+>();
+
+function autoMtlsSocket(ctx: TranslationContext, target: MutualTlsTarget, http2: boolean): TransportSocket {
+  const sans = serverIdentities(ctx, target.service, target.serviceEntrySans);
+  let entries = autoMtlsSockets.get(target.service);
+  if (!entries) {
+    entries = [];
+    autoMtlsSockets.set(target.service, entries);
+  }
+  // One per port, subset and HTTP/2: a handful per service.
+  const { port, subset } = target;
+  const at = entries.findIndex((e) => e.http2 === http2 && e.port === port && e.subset === subset);
+  const found = entries[at];
+  if (found && found.matchers === sans) return found.socket;
+  const socket = upstreamTlsSocket(
+    sidecarUpstreamTlsContext({ sans, sni: istioSni(target.service.host, port, subset), http2 }),
+  );
+  const entry = { http2, port, subset, matchers: sans, socket };
+  if (found) entries[at] = entry;
+  else entries.push(entry);
+  return socket;
+}
+
 export function applyAutoMtls(
   d: ClusterDraft,
   ctx: TranslationContext,
   target: MutualTlsTarget,
   plan: AutoMtlsPlan,
 ): void {
-  const tls = upstreamTlsSocket(
-    sidecarUpstreamTlsContext({
-      sans: serverIdentities(ctx, target.service, target.serviceEntrySans),
-      sni: istioSni(target.service.host, target.port, target.subset),
-      http2: d.http?.explicit_http_config?.http2_protocol_options !== undefined,
-    }),
-  );
+  const tls = autoMtlsSocket(ctx, target, d.http?.explicit_http_config?.http2_protocol_options !== undefined);
   if (plan.originalDst) {
     d.cluster.transport_socket = tls;
     return;
   }
+  // The entries are the cluster's own (proxy-protocol.ts wraps their sockets); what they hold is shared.
   const matches: NonNullable<Cluster["transport_socket_matches"]> = [
-    { name: "tlsMode-istio", match: tlsModeStruct(ISTIO_TLS_MODE), transport_socket: tls },
-    { name: "tlsMode-disabled", match: {}, transport_socket: rawBufferSocket() },
+    { name: "tlsMode-istio", match: ISTIO_TLS_MODE_MATCH, transport_socket: tls },
+    { name: "tlsMode-disabled", match: ANY_MATCH, transport_socket: RAW_BUFFER_SOCKET },
   ];
   d.cluster.transport_socket_matches = matches;
 }

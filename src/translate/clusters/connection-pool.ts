@@ -20,6 +20,7 @@
 import type { ConnectionPoolSettings, TrafficPolicy } from "../../config/networking/destination-rule.js";
 import type { Cluster } from "../../envoy/generated/envoy/config/cluster/v3/Cluster.js";
 import { durationMs, protoDuration } from "../duration.js";
+import { deepFreeze } from "../security/tls-context.js";
 import { CONNECT_TIMEOUT, MAX_UINT32 } from "./defaults.js";
 import {
   type ClusterDraft,
@@ -42,6 +43,12 @@ export function defaultThresholds(): Thresholds {
   };
 }
 
+// Shared (and frozen) by every cluster without connection-pool settings: nearly
+// every cluster of every view.
+const DEFAULT_CONNECT_TIMEOUT = deepFreeze(protoDuration(CONNECT_TIMEOUT));
+const DEFAULT_THRESHOLDS = deepFreeze(defaultThresholds());
+const DEFAULT_CIRCUIT_BREAKERS = deepFreeze({ thresholds: [DEFAULT_THRESHOLDS] });
+
 const seconds = (d: string) => Math.floor(durationMs(d) / 1000);
 
 /**
@@ -55,15 +62,35 @@ export function applyH2Upgrade(d: ClusterDraft, pool: ConnectionPoolSettings | u
   if (http?.h2UpgradePolicy === "UPGRADE" && !http.useClientProtocol) setHttp2(d);
 }
 
-export function applyConnectionPool(
-  d: ClusterDraft,
+type CircuitBreakers = NonNullable<Cluster["circuit_breakers"]>;
+
+// Circuit breakers by settings: every cluster of a rule (per port and subset,
+// in every view) has the same ones, and most clusters have none (the shared,
+// frozen default). Shared: nothing writes to them once built.
+const customBreakers = new WeakMap<object, Map<TrafficPolicy["retryBudget"], CircuitBreakers>>();
+const NO_POOL = {};
+
+function circuitBreakers(
   pool: ConnectionPoolSettings | undefined,
-  retryBudget?: TrafficPolicy["retryBudget"],
-): void {
-  const c = d.cluster;
-  const t = defaultThresholds();
+  retryBudget: TrafficPolicy["retryBudget"],
+): CircuitBreakers {
   const http = pool?.http;
   const tcp = pool?.tcp;
+  const custom =
+    (http?.http2MaxRequests ?? 0) > 0 ||
+    (http?.http1MaxPendingRequests ?? 0) > 0 ||
+    (http?.maxRetries ?? 0) > 0 ||
+    (tcp?.maxConnections ?? 0) > 0 ||
+    !!retryBudget;
+  if (!custom) return DEFAULT_CIRCUIT_BREAKERS;
+  let byBudget = customBreakers.get(pool ?? NO_POOL);
+  if (!byBudget) {
+    byBudget = new Map();
+    customBreakers.set(pool ?? NO_POOL, byBudget);
+  }
+  let found = byBudget.get(retryBudget);
+  if (found) return found;
+  const t = defaultThresholds();
   if (http?.http2MaxRequests && http.http2MaxRequests > 0) t.max_requests = { value: http.http2MaxRequests };
   if (http?.http1MaxPendingRequests && http.http1MaxPendingRequests > 0) {
     t.max_pending_requests = { value: http.http1MaxPendingRequests };
@@ -80,8 +107,22 @@ export function applyConnectionPool(
       },
     };
   }
-  c.circuit_breakers = { thresholds: [t] };
-  c.connect_timeout = protoDuration(tcp?.connectTimeout ?? CONNECT_TIMEOUT);
+  found = { thresholds: [t] };
+  byBudget.set(retryBudget, found);
+  return found;
+}
+
+export function applyConnectionPool(
+  d: ClusterDraft,
+  pool: ConnectionPoolSettings | undefined,
+  retryBudget?: TrafficPolicy["retryBudget"],
+): void {
+  const c = d.cluster;
+  const http = pool?.http;
+  const tcp = pool?.tcp;
+  c.circuit_breakers = circuitBreakers(pool, retryBudget);
+  const connectTimeout = tcp?.connectTimeout ?? CONNECT_TIMEOUT;
+  c.connect_timeout = connectTimeout === CONNECT_TIMEOUT ? DEFAULT_CONNECT_TIMEOUT : protoDuration(connectTimeout);
 
   if (tcp?.tcpKeepalive) {
     const k = tcp.tcpKeepalive;

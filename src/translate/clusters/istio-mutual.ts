@@ -34,17 +34,33 @@ export function isIstioMutual(tls: ClientTLSSettings | undefined): boolean {
   return tls?.mode === "ISTIO_MUTUAL";
 }
 
-/** Who the client accepts as the server of `svc`: explicit SANs, else the service's identities, else the trust domain. */
+/**
+ * Who the client accepts as the server of `svc`: explicit SANs, else the
+ * service's identities, else the trust domain. Without explicit SANs the list
+ * is the same for every cluster of the service in every view (one per port and
+ * subset, with auto mTLS nearly all of them): it is built once per service
+ * and shared (callers only read it).
+ */
 export function serverIdentities(
   ctx: TranslationContext,
   svc: ServiceModel,
   serviceEntrySans: readonly string[],
   explicit?: readonly string[],
 ): SubjectAltNameMatcher[] {
-  const names =
-    explicit && explicit.length > 0 ? [...explicit] : serviceIdentities(svc, ctx.mesh.trustDomain, serviceEntrySans);
-  return names.length > 0 ? names.map(exactSan) : [uriSanPrefix(trustDomainPrefix(ctx.mesh.trustDomain))];
+  if (explicit && explicit.length > 0) return explicit.map(exactSan);
+  const trustDomain = ctx.mesh.trustDomain;
+  const cached = matchersByService.get(svc);
+  if (cached && cached.trustDomain === trustDomain && cached.sans === serviceEntrySans) return cached.matchers;
+  const names = serviceIdentities(svc, trustDomain, serviceEntrySans);
+  const matchers = names.length > 0 ? names.map(exactSan) : [uriSanPrefix(trustDomainPrefix(trustDomain))];
+  matchersByService.set(svc, { trustDomain, sans: serviceEntrySans, matchers });
+  return matchers;
 }
+
+const matchersByService = new WeakMap<
+  ServiceModel,
+  { trustDomain: string; sans: readonly string[]; matchers: SubjectAltNameMatcher[] }
+>();
 
 export interface MutualTlsTarget {
   service: ServiceModel;

@@ -17,7 +17,7 @@
 import type { LoadBalancerSettings, LocalityLoadBalancerSetting } from "../../config/networking/destination-rule.js";
 import type { Cluster } from "../../envoy/generated/envoy/config/cluster/v3/Cluster.js";
 import type { TranslationContext } from "../context.js";
-import { type LocalityGroup, parseLocality, topologyLabels } from "../endpoints/load-assignment.js";
+import { type LocalityGroup, memberLabels, parseLocality, topologyLabels } from "../endpoints/load-assignment.js";
 import { MESH_LOCALITY_LB_ENABLED } from "./defaults.js";
 
 /** Where the proxy runs, as locality load balancing needs it. */
@@ -79,10 +79,29 @@ function localityPriority(proxy: string, endpoint: string): number {
 }
 
 /** Renumbers priorities to 0..N-1 keeping their order (neither Envoy nor gRPC allow gaps). */
-function compact(groups: LocalityGroup[]): LocalityGroup[] {
-  const order = [...new Set(groups.map((g) => g.priority))].sort((a, b) => a - b);
-  const rank = new Map(order.map((p, i) => [p, i]));
-  return groups.map((g) => ({ ...g, priority: rank.get(g.priority) ?? 0 }));
+function compact(groups: readonly LocalityGroup[]): LocalityGroup[] {
+  return withPriorities(
+    groups,
+    groups.map((g) => g.priority),
+  );
+}
+
+/**
+ * The groups with `priorities[i]` for group i, renumbered to 0..N-1 keeping
+ * their order: what compact gives for the groups with those priorities, with
+ * one copy of each group instead of two (every view's EDS runs it per cluster).
+ */
+function withPriorities(groups: readonly LocalityGroup[], priorities: readonly number[]): LocalityGroup[] {
+  // The distinct priorities in ascending order (insertion: there are a handful).
+  const order: number[] = [];
+  for (const p of priorities) {
+    if (order.includes(p)) continue;
+    let at = order.length;
+    order.push(p);
+    for (; at > 0 && (order[at - 1] as number) > p; at--) order[at] = order[at - 1] as number;
+    order[at] = p;
+  }
+  return groups.map((g, i) => ({ ...g, priority: order.indexOf(priorities[i] as number) }));
 }
 
 /**
@@ -91,10 +110,10 @@ function compact(groups: LocalityGroup[]): LocalityGroup[] {
  * pattern matches several) and drops the groups no `to` entry names.
  */
 function distribute(
-  groups: LocalityGroup[],
+  groups: readonly LocalityGroup[],
   proxyLocality: string,
   rules: NonNullable<LocalityLoadBalancerSetting["distribute"]>,
-): LocalityGroup[] {
+): readonly LocalityGroup[] {
   const rule = rules.find((r) => localityMatches(proxyLocality, r.from ?? ""));
   if (!rule) return groups;
   const weights = new Map<LocalityGroup, number>();
@@ -108,19 +127,20 @@ function distribute(
 
 /** Region/zone/subzone failover relative to the proxy; `failover` entries pick the next region. */
 function failover(
-  groups: LocalityGroup[],
+  groups: readonly LocalityGroup[],
   proxyLocality: string,
   rules: NonNullable<LocalityLoadBalancerSetting["failover"]>,
 ): LocalityGroup[] {
   const proxyRegion = parseLocality(proxyLocality).region;
   const rule = rules.find((f) => f.from === proxyRegion);
-  return compact(
+  return withPriorities(
+    groups,
     groups.map((g) => {
       let p = localityPriority(proxyLocality, g.locality);
       // Another region: the one `failover` names comes first, every other one after it.
       if (p === 3 && rule && parseLocality(g.locality).region !== rule.to) p = 4;
       // Five slots per priority keep an earlier failoverPriority split in order.
-      return { ...g, priority: g.priority * 5 + p };
+      return g.priority * 5 + p;
     }),
   );
 }
@@ -132,7 +152,11 @@ function failover(
  * proxy's. A leading `topology.istio.io/network` mismatch only demotes the
  * endpoint below all same-network ones (Istio's rule).
  */
-function failoverPriority(groups: LocalityGroup[], proxyLabels: Readonly<Record<string, string>>, entries: string[]) {
+function failoverPriority(
+  groups: readonly LocalityGroup[],
+  proxyLabels: Readonly<Record<string, string>>,
+  entries: string[],
+) {
   const lowest = entries.length;
   const parsed = entries.map((e) => {
     const eq = e.indexOf("=");
@@ -143,10 +167,11 @@ function failoverPriority(groups: LocalityGroup[], proxyLabels: Readonly<Record<
   for (const g of groups) {
     const byPriority = new Map<number, LocalityGroup["members"]>();
     for (const m of g.members) {
+      const labels = memberLabels(m);
       let priority = 0;
       let adjust = 0;
       for (const [j, { label, value }] of parsed.entries()) {
-        if (value === m.labels[label]) continue;
+        if (value === labels[label]) continue;
         if (j === 0 && includesNetwork) {
           adjust = lowest;
           continue;
@@ -169,11 +194,11 @@ function failoverPriority(groups: LocalityGroup[], proxyLabels: Readonly<Record<
 
 /** The locality groups a proxy at `placement` gets under `setting`. */
 export function applyLocality(
-  groups: LocalityGroup[],
+  groups: readonly LocalityGroup[],
   placement: ProxyPlacement,
   setting: LocalityLoadBalancerSetting | undefined,
   enableFailover: boolean,
-): LocalityGroup[] {
+): readonly LocalityGroup[] {
   if (!setting || groups.length === 0) return groups;
   if (setting.distribute !== undefined) return distribute(groups, placement.locality, setting.distribute);
   if (!enableFailover) return groups;

@@ -29,8 +29,9 @@ import {
   type ServiceModel,
   type ServicePortModel,
 } from "../../model/services.js";
+import type { MeshSnapshot } from "../../model/snapshot.js";
 import type { ProxyClass, TranslationContext } from "../context.js";
-import { localityGroups, toAssignment } from "../endpoints/load-assignment.js";
+import { localityGroups, serviceLocalityGroups, toAssignment } from "../endpoints/load-assignment.js";
 import { outboundClusterName } from "../names.js";
 import { applySidecarMeshTls } from "./auto-mtls.js";
 import { applyConnectionPool, applyH2Upgrade, applyProxylessConnectionPool } from "./connection-pool.js";
@@ -63,8 +64,8 @@ export interface OutboundClusterPlan {
   /** The merged DestinationRule policy for this cluster, if a rule applies. */
   policy: TrafficPolicy | undefined;
   type: ClusterType;
-  /** The cluster's endpoints (a subset's matching ones); for DNS types, the names to resolve. */
-  endpoints: EndpointModel[];
+  /** The cluster's endpoints (a subset's matching ones); for DNS types, the names to resolve. Shared: read only. */
+  endpoints: readonly EndpointModel[];
 }
 
 const isDns = (r: ServiceModel["resolution"]) => r === "DNS" || r === "DNS_ROUND_ROBIN";
@@ -102,7 +103,30 @@ export function servesService(ctx: TranslationContext, svc: ServiceModel): boole
   return serviceClusterType(ctx.proxy.class, svc) !== undefined;
 }
 
+// A subset's endpoints, by service and subset: the same for every view.
+const subsetEndpointsByService = new WeakMap<ServiceModel, Map<Subset, readonly EndpointModel[]>>();
+
+/** `endpointsMatching(all, subset.labels)`, remembered per service; `all` must be `serviceEndpoints(svc)`. */
+function subsetEndpoints(svc: ServiceModel, all: readonly EndpointModel[], subset: Subset): readonly EndpointModel[] {
+  let bySubset = subsetEndpointsByService.get(svc);
+  if (!bySubset) {
+    bySubset = new Map();
+    subsetEndpointsByService.set(svc, bySubset);
+  }
+  let found = bySubset.get(subset);
+  if (!found) {
+    found = Object.freeze(endpointsMatching(all, subset.labels));
+    bySubset.set(subset, found);
+  }
+  return found;
+}
+
+// Both CDS and EDS of a view need the plans: computed once per context.
+const plansByContext = new WeakMap<TranslationContext, readonly OutboundClusterPlan[]>();
+
 export function outboundClusterPlans(ctx: TranslationContext): OutboundClusterPlan[] {
+  const cached = plansByContext.get(ctx);
+  if (cached) return [...cached];
   const out: OutboundClusterPlan[] = [];
   const proxyless = ctx.proxy.class === "proxyless-grpc";
   for (const svc of ctx.services) {
@@ -110,12 +134,13 @@ export function outboundClusterPlans(ctx: TranslationContext): OutboundClusterPl
     if (!base) continue;
     const rule = ruleFor(ctx, svc)?.object.object;
     const all = serviceEndpoints(svc);
+    const subsets = [undefined, ...subsetsOf(rule)];
     for (const port of svc.ports) {
       if (port.protocol === "UDP") continue;
-      for (const subset of [undefined, ...subsetsOf(rule)]) {
+      for (const subset of subsets) {
         const policy = effectivePolicy(rule, port.number, subset);
         const type = !proxyless && policy?.loadBalancer?.simple === "PASSTHROUGH" ? "ORIGINAL_DST" : base;
-        const endpoints = subset ? endpointsMatching(all, subset.labels) : [...all];
+        const endpoints = subset ? subsetEndpoints(svc, all, subset) : all;
         if ((type === "STRICT_DNS" || type === "LOGICAL_DNS") && endpoints.length === 0) continue;
         if (proxyless && (originatesTls(policy?.tls) || (type === "LOGICAL_DNS" && endpoints.length !== 1))) continue;
         out.push({
@@ -130,18 +155,31 @@ export function outboundClusterPlans(ctx: TranslationContext): OutboundClusterPl
       }
     }
   }
-  return out;
+  plansByContext.set(ctx, out);
+  return [...out];
 }
+
+/** One shared empty list, so the server identities derived from it can be remembered per service (istio-mutual.ts). */
+const NO_SANS: readonly string[] = [];
+
+// By snapshot: the lookup reads every object of the snapshot, and every view needs it.
+const subjectAltNamesBySnapshot = new WeakMap<MeshSnapshot, ReadonlyMap<string, readonly string[]>>();
 
 /** ServiceEntry subjectAltNames by service (the model does not carry them). */
 function serviceSubjectAltNames(ctx: TranslationContext): (svc: ServiceModel) => readonly string[] {
-  const byKey = new Map<string, readonly string[]>();
-  for (const s of ctx.snapshot.objects) {
-    if (s.object.kind !== "ServiceEntry") continue;
-    const sans = (s.object as ServiceEntry).spec.subjectAltNames;
-    if (sans?.length) byKey.set(`${s.object.metadata.namespace ?? "default"}/${s.object.metadata.name}`, sans);
+  let byKey = subjectAltNamesBySnapshot.get(ctx.snapshot);
+  if (!byKey) {
+    const sans = new Map<string, readonly string[]>();
+    for (const s of ctx.snapshot.objects) {
+      if (s.object.kind !== "ServiceEntry") continue;
+      const list = (s.object as ServiceEntry).spec.subjectAltNames;
+      if (list?.length) sans.set(`${s.object.metadata.namespace ?? "default"}/${s.object.metadata.name}`, list);
+    }
+    byKey = sans;
+    subjectAltNamesBySnapshot.set(ctx.snapshot, byKey);
   }
-  return (svc) => byKey.get(`${svc.origin.namespace ?? "default"}/${svc.origin.name}`) ?? [];
+  const found = byKey;
+  return (svc) => found.get(`${svc.origin.namespace ?? "default"}/${svc.origin.name}`) ?? NO_SANS;
 }
 
 function dnsAssignment(plan: OutboundClusterPlan, placement: ProxyPlacement, enableFailover: boolean) {
@@ -151,7 +189,7 @@ function dnsAssignment(plan: OutboundClusterPlan, placement: ProxyPlacement, ena
     const first = plan.endpoints.slice(0, 1);
     return toAssignment(plan.name, localityGroups(plan.port.number, first));
   }
-  const groups = localityGroups(plan.port.number, plan.endpoints);
+  const groups = serviceLocalityGroups(plan.service, plan.port.number, plan.subset, plan.endpoints);
   return toAssignment(plan.name, applyLocality(groups, placement, effectiveLocalitySetting(lb), enableFailover));
 }
 

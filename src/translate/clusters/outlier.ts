@@ -26,6 +26,22 @@ import type { Cluster } from "../../envoy/generated/envoy/config/cluster/v3/Clus
 import { protoDuration } from "../duration.js";
 
 type Outlier = NonNullable<Cluster["outlier_detection"]>;
+type Duration = ReturnType<typeof protoDuration>;
+
+// Parsed durations, shared (and frozen): the same few strings are parsed for
+// many clusters in every view, and parsing runs a regular expression. Bounded,
+// since they come from configuration.
+const durations = new Map<string, Duration>();
+
+function sharedDuration(d: string): Duration {
+  let found = durations.get(d);
+  if (!found) {
+    found = Object.freeze(protoDuration(d));
+    if (durations.size >= 1024) durations.clear();
+    durations.set(d, found);
+  }
+  return found;
+}
 
 /** Istio's deprecated field applies only when neither replacement is given. */
 export function usesDeprecatedConsecutiveErrors(o: OutlierDetection): boolean {
@@ -38,13 +54,28 @@ export function usesDeprecatedConsecutiveErrors(o: OutlierDetection): boolean {
 }
 
 function common(o: OutlierDetection, out: Outlier): void {
-  if (o.interval) out.interval = protoDuration(o.interval);
-  if (o.baseEjectionTime) out.base_ejection_time = protoDuration(o.baseEjectionTime);
+  if (o.interval) out.interval = sharedDuration(o.interval);
+  if (o.baseEjectionTime) out.base_ejection_time = sharedDuration(o.baseEjectionTime);
   if (o.maxEjectionPercent && o.maxEjectionPercent > 0) out.max_ejection_percent = { value: o.maxEjectionPercent };
 }
 
+// By setting: every cluster of a rule (per port and subset, in every view)
+// has the same one. Shared: nothing writes to it once built.
+const sidecarOutliers = new WeakMap<OutlierDetection, { out: Outlier; panic: { value: number } | undefined }>();
+
 export function applyOutlierDetection(c: Cluster, o: OutlierDetection | undefined): void {
   if (!o) return;
+  let found = sidecarOutliers.get(o);
+  if (!found) {
+    const minHealth = o.minHealthPercent ?? 0;
+    found = { out: sidecarOutlier(o), panic: minHealth >= 0 ? { value: minHealth } : undefined };
+    sidecarOutliers.set(o, found);
+  }
+  c.outlier_detection = found.out;
+  if (found.panic) c.common_lb_config = { ...c.common_lb_config, healthy_panic_threshold: found.panic };
+}
+
+function sidecarOutlier(o: OutlierDetection): Outlier {
   const out: Outlier = { enforcing_success_rate: { value: 0 } };
   if (usesDeprecatedConsecutiveErrors(o)) {
     out.consecutive_gateway_failure = { value: o.consecutiveErrors ?? 0 };
@@ -68,9 +99,7 @@ export function applyOutlierDetection(c: Cluster, o: OutlierDetection | undefine
     }
     out.enforcing_local_origin_success_rate = { value: 0 };
   }
-  c.outlier_detection = out;
-  const minHealth = o.minHealthPercent ?? 0;
-  if (minHealth >= 0) c.common_lb_config = { ...c.common_lb_config, healthy_panic_threshold: { value: minHealth } };
+  return out;
 }
 
 /** Envoy's consecutive_5xx default, enforced at 100% when the rule does not set it. */

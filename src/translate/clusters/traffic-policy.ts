@@ -20,17 +20,27 @@ import type { TranslationContext } from "../context.js";
 
 /** The DestinationRule a proxy uses for a service (client namespace, then service namespace, then root). */
 export function ruleFor(ctx: TranslationContext, svc: ServiceModel): IndexedDestinationRule | undefined {
-  return destinationRuleFor(ctx.traffic, svc.host, ctx.proxy.namespace, svc.namespace, { ...ctx.proxy.labels });
+  return destinationRuleFor(ctx.traffic, svc.host, ctx.proxy.namespace, svc.namespace, ctx.proxy.labels);
 }
 
+// By rule: asked for every cluster and every route destination of every view.
+const subsetsByRule = new WeakMap<DestinationRule, readonly Subset[]>();
+const NO_SUBSETS: readonly Subset[] = [];
+
 /** Subsets of a rule, first of each name (Istio rejects duplicates; analyze reports them). */
-export function subsetsOf(rule: DestinationRule | undefined): Subset[] {
-  const seen = new Set<string>();
-  const out: Subset[] = [];
-  for (const s of rule?.spec.subsets ?? []) {
-    if (seen.has(s.name)) continue;
-    seen.add(s.name);
-    out.push(s);
+export function subsetsOf(rule: DestinationRule | undefined): readonly Subset[] {
+  if (!rule?.spec.subsets?.length) return NO_SUBSETS;
+  let out = subsetsByRule.get(rule);
+  if (!out) {
+    const seen = new Set<string>();
+    const list: Subset[] = [];
+    for (const s of rule.spec.subsets) {
+      if (seen.has(s.name)) continue;
+      seen.add(s.name);
+      list.push(s);
+    }
+    out = list;
+    subsetsByRule.set(rule, out);
   }
   return out;
 }

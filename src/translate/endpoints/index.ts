@@ -7,7 +7,7 @@ import type { ClusterLoadAssignment } from "../../envoy/generated/envoy/config/e
 import { applyLocality, effectiveLocalitySetting, proxyPlacement } from "../clusters/locality.js";
 import { outboundClusterPlans } from "../clusters/outbound.js";
 import type { TranslationContext } from "../context.js";
-import { localityGroups, toAssignment } from "./load-assignment.js";
+import { serviceLocalityGroups, toAssignment } from "./load-assignment.js";
 
 export function endpointAssignments(ctx: TranslationContext): ClusterLoadAssignment[] {
   const placement = proxyPlacement(ctx);
@@ -16,7 +16,12 @@ export function endpointAssignments(ctx: TranslationContext): ClusterLoadAssignm
     if (plan.type !== "EDS") continue;
     const setting = effectiveLocalitySetting(plan.policy?.loadBalancer);
     const enableFailover = plan.policy?.outlierDetection !== undefined;
-    const groups = applyLocality(localityGroups(plan.port.number, plan.endpoints), placement, setting, enableFailover);
+    const groups = applyLocality(
+      serviceLocalityGroups(plan.service, plan.port.number, plan.subset, plan.endpoints),
+      placement,
+      setting,
+      enableFailover,
+    );
     out.push(toAssignment(plan.name, groups));
   }
   return out;

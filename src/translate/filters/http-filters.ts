@@ -12,20 +12,25 @@ import type { Cors } from "../../envoy/generated/envoy/extensions/filters/http/c
 import type { HTTPFault } from "../../envoy/generated/envoy/extensions/filters/http/fault/v3/HTTPFault.js";
 import type { HttpFilter } from "../../envoy/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.js";
 import type { ProxyClass } from "../context.js";
+import { deepFreeze } from "../security/tls-context.js";
 
 export const FAULT_FILTER = "envoy.filters.http.fault";
 export const CORS_FILTER = "envoy.filters.http.cors";
 export const ROUTER_FILTER = "envoy.filters.http.router";
 
+// The filters themselves are constant: shared (and frozen) by every
+// HttpConnectionManager (a proxyless view has one per service port).
+const FAULT = deepFreeze({
+  name: FAULT_FILTER,
+  typed_config: packAny<HTTPFault>("type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault", {}),
+});
+const CORS = deepFreeze({
+  name: CORS_FILTER,
+  typed_config: packAny<Cors>("type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors", {}),
+});
+const ROUTER = deepFreeze({ name: ROUTER_FILTER, typed_config: packAny(ROUTER_TYPE_URL, {}) });
+
+/** A new list (callers insert filters into it) of the shared filters. */
 export function httpFilters(proxyClass: ProxyClass): HttpFilter[] {
-  const fault = {
-    name: FAULT_FILTER,
-    typed_config: packAny<HTTPFault>("type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault", {}),
-  };
-  const cors = {
-    name: CORS_FILTER,
-    typed_config: packAny<Cors>("type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors", {}),
-  };
-  const router = { name: ROUTER_FILTER, typed_config: packAny(ROUTER_TYPE_URL, {}) };
-  return proxyClass === "proxyless-grpc" ? [fault, router] : [cors, fault, router];
+  return proxyClass === "proxyless-grpc" ? [FAULT, ROUTER] : [CORS, FAULT, ROUTER];
 }

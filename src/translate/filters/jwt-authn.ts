@@ -37,7 +37,7 @@ import type { JwtRequirement } from "../../envoy/generated/envoy/extensions/filt
 import type { HttpFilter } from "../../envoy/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.js";
 import type { UpstreamTlsContext } from "../../envoy/generated/envoy/extensions/transport_sockets/tls/v3/UpstreamTlsContext.js";
 import { isHttp } from "../../model/protocol.js";
-import { objectsOfKind } from "../../model/snapshot.js";
+import { type MeshSnapshot, objectsOfKind, type SourcedObject } from "../../model/snapshot.js";
 import { CONNECT_TIMEOUT, SYSTEM_CA_BUNDLE } from "../clusters/defaults.js";
 import { dnsCluster } from "../clusters/dns-cluster.js";
 import type { TranslationContext } from "../context.js";
@@ -118,15 +118,22 @@ export function jwksClusterName(e: JwksEndpoint): string {
   return `jwks|${e.tls ? "https" : "http"}|${e.host}|${e.port}`;
 }
 
+// The snapshot's RequestAuthentications in namespace/name order, once per
+// snapshot: every view (listeners and clusters) would otherwise scan every object.
+const requestAuthenticationsBySnapshot = new WeakMap<MeshSnapshot, readonly SourcedObject<RequestAuthentication>[]>();
+
 export function requestAuthenticationsFor(ctx: TranslationContext): RequestAuthentication[] {
-  return objectsOfKind<RequestAuthentication>(ctx.snapshot, "RequestAuthentication")
-    .filter((s) => appliesToWorkload(s.object, ctx))
-    .sort((a, b) =>
+  let all = requestAuthenticationsBySnapshot.get(ctx.snapshot);
+  if (!all) {
+    all = objectsOfKind<RequestAuthentication>(ctx.snapshot, "RequestAuthentication").sort((a, b) =>
       `${a.object.metadata.namespace}/${a.object.metadata.name}`.localeCompare(
         `${b.object.metadata.namespace}/${b.object.metadata.name}`,
       ),
-    )
-    .map((s) => s.object);
+    );
+    requestAuthenticationsBySnapshot.set(ctx.snapshot, all);
+  }
+  // Sorted, then filtered: the same order as filtering first (the sort is stable).
+  return all.filter((s) => appliesToWorkload(s.object, ctx)).map((s) => s.object);
 }
 
 /** The jwtRules of every RequestAuthentication of the workload, in issuer order, without the ones left out. */

@@ -11,8 +11,8 @@ import type { RouteDestination } from "../../config/networking/virtual-service.j
 import type { Diagnostic, ObjectRef, Severity } from "../../model/diagnostic.js";
 import { hostMatches, resolveHost } from "../../model/hosts.js";
 import { isHttp, isTls, type Protocol, selectProtocol } from "../../model/protocol.js";
-import { lookupService, refOf, type ServiceModel } from "../../model/services.js";
-import { objectsOfKind, type SourcedObject } from "../../model/snapshot.js";
+import { lookupService, refOf, type ServiceModel, servicesMatching } from "../../model/services.js";
+import { type MeshSnapshot, objectsOfKind, type SourcedObject } from "../../model/snapshot.js";
 import { destinationRuleFor, type IndexedVirtualService } from "../../model/traffic.js";
 import type { TranslationInputs } from "../context.js";
 import { LISTENER_CODES as C } from "./codes.js";
@@ -241,10 +241,8 @@ function checkDefaultEndpoint(emit: Emit, field: string, endpoint: string | unde
 
 /** Ports of the services a VirtualService's hosts name, as seen from its namespace. */
 function servicesOfHosts(inputs: TranslationInputs, vs: IndexedVirtualService): ServiceModel[] {
-  return inputs.registry.services.filter(
-    (s) =>
-      vs.hosts.some((h) => hostMatches(h, s.host)) &&
-      (s.namespace === vs.namespace || s.exportTo.includes("*") || s.exportTo.includes(vs.namespace)),
+  return servicesMatching(inputs.registry, vs.hosts).filter(
+    (s) => s.namespace === vs.namespace || s.exportTo.includes("*") || s.exportTo.includes(vs.namespace),
   );
 }
 
@@ -420,16 +418,19 @@ function analyzeServicePorts(inputs: TranslationInputs, out: Diagnostic[]): void
       emitAll(code, severity, field, message);
     };
     svc.ports.forEach((p) => {
-      const index = originPortIndex(inputs, svc, p.number);
-      const field = index === undefined ? "spec.ports" : `spec.ports[${index}]`;
       if (p.protocol === "UDP") return; // no listener and no cluster: reported by the clusters translator (TRL3220)
+      // Only when reporting: the lookup is per port of every service.
+      const portField = () => {
+        const index = originPortIndex(inputs, svc, p.number);
+        return index === undefined ? "spec.ports" : `spec.ports[${index}]`;
+      };
       if (p.protocol === "UNKNOWN") {
         // A warning, not Istio's info: Istio sniffs HTTP on such ports, Trellis
         // proxies them as opaque TCP, so HTTP routing silently does not apply.
         emit(
           C.protocolNotDeclared,
           "warning",
-          field,
+          portField(),
           `port ${p.number} ("${p.name}") declares no protocol (${svc.origin.kind === "Service" ? "appProtocol" : "protocol field"} or a name prefix such as http-, grpc-, tcp-); Istio would detect HTTP, Trellis proxies it as opaque TCP`,
         );
       }
@@ -438,7 +439,7 @@ function analyzeServicePorts(inputs: TranslationInputs, out: Diagnostic[]): void
         emit(
           C.outboundPortReserved,
           "warning",
-          field,
+          portField(),
           `port ${p.number} is taken on 0.0.0.0 by one of the sidecar's own listeners (${[...WILDCARD_LISTENER_PORTS].join(", ")}), so sidecars get no outbound listener for it: connections to it are handled by the outbound traffic policy (PassthroughCluster or BlackHoleCluster)${isHttp(p.protocol) ? "" : "; give the ServiceEntry an address to get one"}`,
         );
         return;
@@ -467,7 +468,8 @@ function analyzeServicePorts(inputs: TranslationInputs, out: Diagnostic[]): void
     for (let i = 1; i < claims.length; i++) {
       const later = claims[i];
       if (!later) continue;
-      const earlier = claims.slice(0, i).find((c) => visibleTogether(c.svc, later.svc) && collides(c, later));
+      // The cheap test first: with many services without an address on one port this is quadratic.
+      const earlier = claims.slice(0, i).find((c) => collides(c, later) && visibleTogether(c.svc, later.svc));
       if (!earlier) continue;
       // Resolution NONE forwards to the original destination either way: only the cluster's identity differs.
       const passthrough = earlier.svc.resolution === "NONE" && later.svc.resolution === "NONE";
@@ -498,13 +500,39 @@ function collides(
 
 /** Index of a port in the ServiceEntry (`number`) or Kubernetes Service (`port`) that declared it, for the field path. */
 function originPortIndex(inputs: TranslationInputs, svc: ServiceModel, number: number): number | undefined {
-  const se = inputs.snapshot.objects.find(
-    (o) =>
-      o.object.kind === svc.origin.kind &&
-      o.object.metadata.name === svc.origin.name &&
-      o.object.metadata.namespace === svc.origin.namespace,
-  );
+  const se = originObject(inputs.snapshot, svc.origin);
   const ports = (se?.object.spec as { ports?: { number?: number; port?: number }[] } | undefined)?.ports;
   const i = ports?.findIndex((p) => (p.number ?? p.port) === number) ?? -1;
   return i >= 0 ? i : undefined;
+}
+
+// The snapshot's objects by kind, namespace and name (the first of each): looked
+// up for every port of every service, so a scan per lookup would be O(services × objects).
+const objectsByRef = new WeakMap<
+  MeshSnapshot,
+  Map<string, Map<string | undefined, Map<string | undefined, SourcedObject>>>
+>();
+
+/** The first object of the snapshot with the origin's kind, namespace and name (as `objects.find` would give). */
+function originObject(snapshot: MeshSnapshot, origin: ObjectRef): SourcedObject | undefined {
+  let byKind = objectsByRef.get(snapshot);
+  if (!byKind) {
+    byKind = new Map();
+    for (const o of snapshot.objects) {
+      const { kind, metadata } = o.object;
+      let byNamespace = byKind.get(kind);
+      if (!byNamespace) {
+        byNamespace = new Map();
+        byKind.set(kind, byNamespace);
+      }
+      let byName = byNamespace.get(metadata.namespace);
+      if (!byName) {
+        byName = new Map();
+        byNamespace.set(metadata.namespace, byName);
+      }
+      if (!byName.has(metadata.name)) byName.set(metadata.name, o);
+    }
+    objectsByRef.set(snapshot, byKind);
+  }
+  return byKind.get(origin.kind)?.get(origin.namespace)?.get(origin.name);
 }

@@ -6,6 +6,10 @@
 import { httpConnectionManager } from "../../envoy/any.js";
 import type { Listener } from "../../envoy/generated/envoy/config/listener/v3/Listener.js";
 import { httpFilters } from "../filters/http-filters.js";
+import { deepFreeze } from "../security/tls-context.js";
+
+// Shared (and frozen) by every API listener: a proxyless view has one per service port.
+const ADS_CONFIG_SOURCE = deepFreeze({ ads: {}, resource_api_version: "V3" as const });
 
 export function apiListener(name: string, routeConfigName: string): Listener {
   return {
@@ -13,7 +17,7 @@ export function apiListener(name: string, routeConfigName: string): Listener {
     api_listener: {
       api_listener: httpConnectionManager({
         stat_prefix: name,
-        rds: { route_config_name: routeConfigName, config_source: { ads: {}, resource_api_version: "V3" } },
+        rds: { route_config_name: routeConfigName, config_source: ADS_CONFIG_SOURCE },
         http_filters: httpFilters("proxyless-grpc"),
       }),
     },

@@ -91,6 +91,94 @@ export function chainsOverlap(a: ChainOpts, b: ChainOpts): boolean {
   return ka.every((values, i) => values.some((v) => kb[i]?.includes(v)));
 }
 
+/** Chains with more match points than this are compared pairwise (`ChainMatchSet`). */
+const MAX_MATCH_POINTS = 1024;
+
+/** Match points (one value per level of matchKeys) as a tree: CIDR → SNI → transport → ALPN. */
+type PointTree = Map<string, Map<string, Map<string, Set<string>>>>;
+
+/**
+ * Chains of one listener, checked for overlap as they are added: the same
+ * answers as comparing each new chain with every chain there (chainsOverlap),
+ * without doing so — a port shared by many services (TLS by SNI, TCP without
+ * addresses) has as many chains, and pairwise checks made a view quadratic.
+ *
+ * A chain's points are its combinations of one value per level; two chains
+ * overlap exactly when they share a point (sharing a value on every level
+ * picks a point of both), so the points of the chains added so far are kept.
+ */
+export class ChainMatchSet {
+  private readonly points: PointTree = new Map();
+  /** Chains with more than MAX_MATCH_POINTS points: compared pairwise. */
+  private readonly large: ChainOpts[] = [];
+  private readonly all: ChainOpts[] = [];
+
+  /** Adds `c` unless it overlaps a chain already here; whether it was added. */
+  addUnlessOverlapping(c: ChainOpts): boolean {
+    const levels = matchKeys(c);
+    const overlaps = isLarge(levels)
+      ? this.all.some((e) => chainsOverlap(e, c))
+      : this.hasPoint(levels) || this.large.some((e) => chainsOverlap(e, c));
+    if (overlaps) return false;
+    this.record(c, levels);
+    return true;
+  }
+
+  /** Adds `c` whether or not it overlaps. */
+  add(c: ChainOpts): void {
+    this.record(c, matchKeys(c));
+  }
+
+  private hasPoint([cidrs, snis, transports, alpns]: string[][]): boolean {
+    for (const cidr of cidrs ?? []) {
+      const bySni = this.points.get(cidr);
+      if (!bySni) continue;
+      for (const sni of snis ?? []) {
+        const byTransport = bySni.get(sni);
+        if (!byTransport) continue;
+        for (const transport of transports ?? []) {
+          const alpnSet = byTransport.get(transport);
+          if (alpnSet && (alpns ?? []).some((a) => alpnSet.has(a))) return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private record(c: ChainOpts, levels: string[][]): void {
+    this.all.push(c);
+    if (isLarge(levels)) {
+      this.large.push(c);
+      return;
+    }
+    const [cidrs, snis, transports, alpns] = levels;
+    for (const cidr of cidrs ?? []) {
+      let bySni = this.points.get(cidr);
+      if (!bySni) {
+        bySni = new Map();
+        this.points.set(cidr, bySni);
+      }
+      for (const sni of snis ?? []) {
+        let byTransport = bySni.get(sni);
+        if (!byTransport) {
+          byTransport = new Map();
+          bySni.set(sni, byTransport);
+        }
+        for (const transport of transports ?? []) {
+          let alpnSet = byTransport.get(transport);
+          if (!alpnSet) {
+            alpnSet = new Set();
+            byTransport.set(transport, alpnSet);
+          }
+          for (const a of alpns ?? []) alpnSet.add(a);
+        }
+      }
+    }
+  }
+}
+
+const isLarge = (levels: string[][]) => levels.reduce((n, values) => n * values.length, 1) > MAX_MATCH_POINTS;
+
 export function filterChainMatch(c: ChainOpts): FilterChainMatch {
   const m: FilterChainMatch = {};
   if (c.destinationCidrs?.length) {

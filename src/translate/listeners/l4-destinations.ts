@@ -33,9 +33,13 @@ export function destinationCluster(
 /** The DestinationRule settings Istio puts on the tcp_proxy (top-level traffic policy; subset load balancer for hashing). */
 export function tcpProxyOptions(ctx: TranslationContext, host: string, subset: string | undefined): TcpProxyOptions {
   const svc: ServiceModel | undefined = lookupService(ctx.registry, host, ctx.proxy.namespace);
-  const dr = destinationRuleFor(ctx.traffic, host, ctx.proxy.namespace, svc?.namespace ?? ctx.proxy.namespace, {
-    ...ctx.proxy.labels,
-  });
+  const dr = destinationRuleFor(
+    ctx.traffic,
+    host,
+    ctx.proxy.namespace,
+    svc?.namespace ?? ctx.proxy.namespace,
+    ctx.proxy.labels,
+  );
   const policy = dr?.object.object.spec.trafficPolicy;
   const out: TcpProxyOptions = {};
   const tcp = policy?.connectionPool?.tcp;

@@ -22,7 +22,7 @@ import { isHttp, isTls, type Protocol } from "../../model/protocol.js";
 import type { ServiceModel } from "../../model/services.js";
 import { type IndexedVirtualService, virtualServicesFor } from "../../model/traffic.js";
 import type { TranslationContext } from "../context.js";
-import { type ChainOpts, chainsOverlap, cidrRange, isMatchAll, toFilterChain } from "./filter-chains.js";
+import { ChainMatchSet, type ChainOpts, cidrRange, isMatchAll, toFilterChain } from "./filter-chains.js";
 import { httpInspectorListenerFilter, tlsInspectorListenerFilter, ZERO_DURATION } from "./network-filters.js";
 import { outboundHttpChain } from "./outbound-http.js";
 import { type EgressScope, egressScopes, importsVirtualService, type OutboundTrafficMode } from "./sidecar-scope.js";
@@ -57,9 +57,24 @@ const takenByEnvoy = (bind: string, port: number, bindToPort: boolean) =>
 /** Server-first protocols that break under protocol detection: they never share a listener. */
 const isServerFirst = (p: Protocol) => p === "MONGO" || p === "MYSQL";
 
+// The matches of each listener's chains so far, by its chain list (filled only by
+// appending, here and at creation).
+const matchSets = new WeakMap<ChainOpts[], { set: ChainMatchSet; count: number }>();
+
 /** Appends chains whose match overlaps none already there (Envoy rejects overlapping matches). */
 function mergeChains(into: ChainOpts[], incoming: readonly ChainOpts[]): void {
-  for (const c of incoming) if (!into.some((e) => chainsOverlap(e, c))) into.push(c);
+  let state = matchSets.get(into);
+  if (!state) {
+    state = { set: new ChainMatchSet(), count: 0 };
+    matchSets.set(into, state);
+  }
+  // Chains the list was created with.
+  for (; state.count < into.length; state.count++) state.set.add(into[state.count] as ChainOpts);
+  for (const c of incoming) {
+    if (!state.set.addUnlessOverlapping(c)) continue;
+    into.push(c);
+    state.count++;
+  }
 }
 
 interface Binding {
@@ -146,7 +161,10 @@ function addServicePort(
 function orderedVirtualServices(ctx: TranslationContext, scope: EgressScope, host: string): IndexedVirtualService[] {
   const ns = ctx.proxy.namespace;
   const rank = (vs: IndexedVirtualService) => (vs.exportTo.includes("*") ? 2 : vs.namespace === ns ? 0 : 1);
-  return virtualServicesFor(ctx.traffic, host, ns)
+  const found = virtualServicesFor(ctx.traffic, host, ns);
+  // Most hosts have no VirtualService, or one: nothing to order.
+  if (found.length <= 1) return found.filter((vs) => importsVirtualService(scope, vs));
+  return found
     .filter((vs) => importsVirtualService(scope, vs))
     .map((vs, i) => ({ vs, i }))
     .sort((a, b) => rank(a.vs) - rank(b.vs) || a.i - b.i)

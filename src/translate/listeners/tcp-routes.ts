@@ -38,8 +38,11 @@ export function usableSubnets(subnets: readonly string[] | undefined): string[] 
   return (subnets ?? []).filter(isCidr);
 }
 
-const sameSet = (a: readonly string[], b: readonly string[]) =>
-  a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const sortedB = [...b].sort();
+  return [...a].sort().every((v, i) => v === sortedB[i]);
+}
 
 export function tcpRouteChains(
   ctx: TranslationContext,

@@ -38,7 +38,7 @@ import type { Policy } from "../../envoy/generated/envoy/config/rbac/v3/Policy.j
 import type { Principal } from "../../envoy/generated/envoy/config/rbac/v3/Principal.js";
 import type { HttpFilter } from "../../envoy/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.js";
 import { labelsMatch } from "../../model/labels.js";
-import { objectsOfKind, type SourcedObject } from "../../model/snapshot.js";
+import { type MeshSnapshot, objectsOfKind, type SourcedObject } from "../../model/snapshot.js";
 import type { TranslationContext } from "../context.js";
 import {
   containsPathTemplate,
@@ -578,11 +578,18 @@ const byName = (a: SourcedObject, b: SourcedObject) =>
     `${b.object.metadata.namespace}/${b.object.metadata.name}`,
   );
 
+// The snapshot's AuthorizationPolicies in namespace/name order, once per
+// snapshot: every view (several times) would otherwise scan every object.
+const policiesBySnapshot = new WeakMap<MeshSnapshot, readonly SourcedObject<AuthorizationPolicy>[]>();
+
 export function authorizationPoliciesFor(ctx: TranslationContext): AuthorizationPolicy[] {
-  return objectsOfKind<AuthorizationPolicy>(ctx.snapshot, "AuthorizationPolicy")
-    .filter((s) => appliesToWorkload(s.object, ctx))
-    .sort(byName)
-    .map((s) => s.object);
+  let all = policiesBySnapshot.get(ctx.snapshot);
+  if (!all) {
+    all = objectsOfKind<AuthorizationPolicy>(ctx.snapshot, "AuthorizationPolicy").sort(byName);
+    policiesBySnapshot.set(ctx.snapshot, all);
+  }
+  // Sorted, then filtered: the same order as filtering first (the sort is stable).
+  return all.filter((s) => appliesToWorkload(s.object, ctx)).map((s) => s.object);
 }
 
 export function rbacPolicyName(p: AuthorizationPolicy, rule: number): string {

@@ -13,7 +13,7 @@ import type { Route } from "../../envoy/generated/envoy/config/route/v3/Route.js
 import type { HttpFilter } from "../../envoy/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.js";
 import { resolveHost } from "../../model/hosts.js";
 import { isHttp } from "../../model/protocol.js";
-import { objectsOfKind } from "../../model/snapshot.js";
+import { type MeshSnapshot, objectsOfKind } from "../../model/snapshot.js";
 import type { TranslationContext } from "../context.js";
 import { durationMs, protoDuration } from "../duration.js";
 import type { InboundPort } from "../inbound.js";
@@ -30,12 +30,19 @@ export interface InboundRateLimit {
   routes(action: Route["route"]): Route[];
 }
 
+// The snapshot's RateLimits, once per snapshot: every inbound port of every view asks.
+const rateLimitsBySnapshot = new WeakMap<MeshSnapshot, readonly RateLimit[]>();
+
 /** The RateLimits that apply to a workload's inbound port, in namespace/name order. */
 export function rateLimitsFor(ctx: TranslationContext, inbound: InboundPort): RateLimit[] {
   const svc = inbound.service;
   if (!svc || !isHttp(inbound.protocol)) return [];
-  return objectsOfKind<RateLimit>(ctx.snapshot, "RateLimit")
-    .map((s) => s.object)
+  let all = rateLimitsBySnapshot.get(ctx.snapshot);
+  if (!all) {
+    all = objectsOfKind<RateLimit>(ctx.snapshot, "RateLimit").map((s) => s.object);
+    rateLimitsBySnapshot.set(ctx.snapshot, all);
+  }
+  return all
     .filter((rl) => {
       const ns = rl.metadata.namespace ?? "default";
       return (

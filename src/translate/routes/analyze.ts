@@ -6,8 +6,8 @@
 // says so. TCP and TLS routes are the listeners translator's.
 import type { Destination, Headers, HTTPRoute, VirtualService } from "../../config/networking/virtual-service.js";
 import type { Diagnostic, ObjectRef, Severity } from "../../model/diagnostic.js";
-import { hostMatches, resolveHost } from "../../model/hosts.js";
-import { lookupService, refOf, type ServiceModel } from "../../model/services.js";
+import { resolveHost } from "../../model/hosts.js";
+import { lookupService, refOf, type ServiceModel, servicesMatching } from "../../model/services.js";
 import type { SourcedObject } from "../../model/snapshot.js";
 import { destinationRuleFor, type IndexedVirtualService } from "../../model/traffic.js";
 import type { TranslationInputs } from "../context.js";
@@ -53,9 +53,9 @@ function proxyless(c: Check, field: string, message: string): void {
   if (c.grpc) report(c, ROUTE_CODES.proxylessLimitation, "info", field, `proxyless gRPC clients: ${message}`);
 }
 
-/** Services whose host a VirtualService host names (exactly or by wildcard). */
+/** Services whose host a VirtualService host names (exactly or by wildcard), in registry order. */
 function servicesFor(inputs: TranslationInputs, hosts: readonly string[]): ServiceModel[] {
-  return inputs.registry.services.filter((s) => hosts.some((h) => hostMatches(h, s.host)));
+  return servicesMatching(inputs.registry, hosts);
 }
 
 export function analyzeVirtualServices(inputs: TranslationInputs): Diagnostic[] {

@@ -16,7 +16,7 @@ import type { TranslationContext } from "../context.js";
 import { apiListenerName, sidecarRouteName } from "../names.js";
 import { apiRouteConfiguration } from "./api-route.js";
 import { MAX_DIRECT_RESPONSE_BODY_BYTES } from "./direct-response.js";
-import { catchAllVirtualHost, claimDomains, serviceRoutes, sidecarDomains } from "./virtual-host.js";
+import { catchAllVirtualHost, claimAllSidecarDomains, serviceRoutes } from "./virtual-host.js";
 
 export function routeConfigurations(ctx: TranslationContext): RouteConfiguration[] {
   return ctx.proxy.class === "proxyless-grpc" ? proxylessRouteConfigurations(ctx) : sidecarRouteConfigurations(ctx);
@@ -37,21 +37,23 @@ function sidecarRouteConfigurations(ctx: TranslationContext): RouteConfiguration
   const services = servicesByHost(ctx);
   const ports = new Set<number>();
   for (const svc of services) for (const p of svc.ports) if (isHttp(p.protocol)) ports.add(p.number);
+  // Exact hosts claim shared VIPs before wildcard hosts do. One service per host, so
+  // the keys are distinct: sorting once and filtering per port gives each port's order.
+  const sorted = services
+    .map((s) => ({ s, key: `${s.host.startsWith("*") ? 1 : 0}${s.host}` }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((x) => x.s);
   return [...ports]
     .sort((a, b) => a - b)
     .map((port) => {
-      const taken = new Set<string>();
       const vhosts: VirtualHost[] = [];
-      // Exact hosts claim shared VIPs before wildcard hosts do.
-      const key = (s: ServiceModel) => `${s.host.startsWith("*") ? 1 : 0}${s.host}`;
-      const onPort = services
-        .filter((s) => s.ports.some((p) => p.number === port && isHttp(p.protocol)))
-        .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-      for (const svc of onPort) {
-        const domains = claimDomains(sidecarDomains(ctx, svc, port), taken);
-        if (domains.length === 0) continue;
+      const onPort = sorted.filter((s) => s.ports.some((p) => p.number === port && isHttp(p.protocol)));
+      const claimed = claimAllSidecarDomains(ctx, onPort, port);
+      onPort.forEach((svc, i) => {
+        const domains = claimed[i] ?? [];
+        if (domains.length === 0) return;
         vhosts.push({ name: `${svc.host}:${port}`, domains, routes: serviceRoutes({ ctx, port }, svc) });
-      }
+      });
       vhosts.push(catchAllVirtualHost(ctx));
       return {
         name: sidecarRouteName(port),

@@ -13,29 +13,37 @@
 import { hostMatches } from "../../model/hosts.js";
 import { type IndexedVirtualService, virtualServicesFor } from "../../model/traffic.js";
 import type { TranslationContext } from "../context.js";
-import { egressImportsVirtualService, parseEgressHosts } from "../egress.js";
+import { type EgressHost, egressImportsVirtualService, parseEgressHosts } from "../egress.js";
 
 function rank(vs: IndexedVirtualService, namespace: string): number {
   if (vs.exportTo.includes("*")) return 2;
   return vs.namespace === namespace ? 0 : 1;
 }
 
+// The Sidecar's egress hosts, parsed once per context rather than once per VirtualService and host.
+const egressHostsByContext = new WeakMap<TranslationContext, EgressHost[]>();
+
 function importedBySidecar(ctx: TranslationContext, vs: IndexedVirtualService): boolean {
   const egress = ctx.sidecar?.object.spec.egress;
   if (!egress) return true;
-  return egressImportsVirtualService(
-    parseEgressHosts(
+  let hosts = egressHostsByContext.get(ctx);
+  if (!hosts) {
+    hosts = parseEgressHosts(
       egress.flatMap((e) => e.hosts),
       ctx.proxy.namespace,
-    ),
-    vs,
-  );
+    );
+    egressHostsByContext.set(ctx, hosts);
+  }
+  return egressImportsVirtualService(hosts, vs);
 }
 
 /** The VirtualServices that could route `host` for this proxy, in Istio's precedence order. */
 export function candidateVirtualServices(ctx: TranslationContext, host: string): IndexedVirtualService[] {
   const ns = ctx.proxy.namespace;
-  return virtualServicesFor(ctx.traffic, host, ns)
+  const found = virtualServicesFor(ctx.traffic, host, ns);
+  // Most hosts have no VirtualService, or one: nothing to order (asked per service and port of every view).
+  if (found.length <= 1) return found.filter((vs) => importedBySidecar(ctx, vs));
+  return found
     .filter((vs) => importedBySidecar(ctx, vs))
     .map((vs, i) => ({ vs, i }))
     .sort((a, b) => rank(a.vs, ns) - rank(b.vs, ns) || a.i - b.i)

@@ -10,6 +10,8 @@ import type { RetryPolicy } from "../../envoy/generated/envoy/config/route/v3/Re
 import type { PreviousHostsPredicate } from "../../envoy/generated/envoy/extensions/retry/host/previous_hosts/v3/PreviousHostsPredicate.js";
 import type { PreviousPrioritiesConfig } from "../../envoy/generated/envoy/extensions/retry/priority/previous_priorities/v3/PreviousPrioritiesConfig.js";
 import { durationMs, protoDuration } from "../duration.js";
+import { deepFreeze } from "../security/tls-context.js";
+import { sharedDuration } from "./timeout.js";
 
 /** Istio's default retryOn (pilot/pkg/networking/core/route/retry). */
 export const DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
@@ -39,13 +41,20 @@ const previousPriorities = () => ({
 export function defaultRetryPolicy(consistentHash: boolean): RetryPolicy {
   const out: RetryPolicy = {
     retry_on: DEFAULT_RETRY_ON,
-    num_retries: { value: 2 },
+    num_retries: DEFAULT_NUM_RETRIES,
     host_selection_retry_max_attempts: "5",
-    retriable_status_codes: [503],
+    retriable_status_codes: DEFAULT_RETRIABLE_STATUS_CODES,
   };
-  if (!consistentHash) out.retry_host_predicate = [previousHosts()];
+  if (!consistentHash) out.retry_host_predicate = PREVIOUS_HOSTS;
   return out;
 }
+
+// The values of the default policy, shared (and frozen) by every route that
+// has it (every default route of every view); policies that differ replace
+// them, never change them.
+const DEFAULT_NUM_RETRIES = deepFreeze({ value: 2 });
+const DEFAULT_RETRIABLE_STATUS_CODES = deepFreeze([503]);
+const PREVIOUS_HOSTS = deepFreeze([previousHosts()]);
 
 /** Splits retryOn into Envoy conditions and HTTP status codes. */
 export function parseRetryOn(retryOn: string): { conditions: string[]; codes: number[] } {
@@ -73,7 +82,7 @@ export function retryPolicy(r: HTTPRetry | undefined, consistentHash: boolean): 
     out.retriable_status_codes = codes;
     if (codes.length === 0) delete out.retriable_status_codes;
   }
-  if (r.perTryTimeout) out.per_try_timeout = protoDuration(r.perTryTimeout);
+  if (r.perTryTimeout) out.per_try_timeout = sharedDuration(r.perTryTimeout);
   if (r.retryIgnorePreviousHosts !== undefined) {
     if (r.retryIgnorePreviousHosts) out.retry_host_predicate = [previousHosts()];
     else delete out.retry_host_predicate;

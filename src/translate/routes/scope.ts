@@ -10,15 +10,25 @@ export interface RouteScope {
   port: number;
 }
 
+// Visible services by host, per context: routes look one up per destination,
+// and a scan over `ctx.services` per lookup would make a view O(services²).
+const servicesByHost = new WeakMap<TranslationContext, ReadonlyMap<string, ServiceModel>>();
+
 /** The service for `host` among those this proxy sees: one in the proxy's namespace wins, as in Istio. */
 export function visibleService(ctx: TranslationContext, host: string): ServiceModel | undefined {
-  let first: ServiceModel | undefined;
-  for (const svc of ctx.services) {
-    if (svc.host !== host) continue;
-    if (svc.namespace === ctx.proxy.namespace) return svc;
-    first ??= svc;
+  let byHost = servicesByHost.get(ctx);
+  if (!byHost) {
+    const map = new Map<string, ServiceModel>();
+    // The first service of each host, unless a later one is in the proxy's namespace and the first is not.
+    for (const svc of ctx.services) {
+      const first = map.get(svc.host);
+      if (!first || (first.namespace !== ctx.proxy.namespace && svc.namespace === ctx.proxy.namespace))
+        map.set(svc.host, svc);
+    }
+    byHost = map;
+    servicesByHost.set(ctx, byHost);
   }
-  return first;
+  return byHost.get(host);
 }
 
 /** Whether any service this proxy sees has a host matching `pattern`. */

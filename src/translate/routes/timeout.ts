@@ -8,13 +8,42 @@ import type { RouteAction } from "../../envoy/generated/envoy/config/route/v3/Ro
 import type { ProxyClass } from "../context.js";
 import { protoDuration } from "../duration.js";
 
-const NO_TIMEOUT = { seconds: "0", nanos: 0 };
+const NO_TIMEOUT = Object.freeze({ seconds: "0", nanos: 0 });
+
+// Most routes have no timeout (every default route): their settings are shared
+// (and frozen); callers spread them into the route action.
+const PROXYLESS_NO_TIMEOUT = Object.freeze({
+  timeout: NO_TIMEOUT,
+  max_stream_duration: Object.freeze({ max_stream_duration: NO_TIMEOUT }),
+});
+const SIDECAR_NO_TIMEOUT = Object.freeze({
+  timeout: NO_TIMEOUT,
+  max_stream_duration: Object.freeze({ grpc_timeout_header_max: NO_TIMEOUT }),
+});
+
+type Duration = ReturnType<typeof protoDuration>;
+
+// Parsed durations, shared (and frozen): the same few strings are parsed for
+// many routes in every view, and parsing runs a regular expression. Bounded,
+// since they come from configuration.
+const durations = new Map<string, Duration>();
+
+export function sharedDuration(d: string): Duration {
+  let found = durations.get(d);
+  if (!found) {
+    found = Object.freeze(protoDuration(d));
+    if (durations.size >= 1024) durations.clear();
+    durations.set(d, found);
+  }
+  return found;
+}
 
 export function routeTimeout(
   timeout: string | undefined,
   proxyClass: ProxyClass,
 ): Pick<RouteAction, "timeout" | "max_stream_duration"> {
-  const d = timeout ? protoDuration(timeout) : NO_TIMEOUT;
+  if (!timeout) return proxyClass === "proxyless-grpc" ? PROXYLESS_NO_TIMEOUT : SIDECAR_NO_TIMEOUT;
+  const d = sharedDuration(timeout);
   return proxyClass === "proxyless-grpc"
     ? { timeout: d, max_stream_duration: { max_stream_duration: d } }
     : { timeout: d, max_stream_duration: { grpc_timeout_header_max: d } };

@@ -10,8 +10,9 @@
 import { isIP } from "node:net";
 import type { Route } from "../../envoy/generated/envoy/config/route/v3/Route.js";
 import type { VirtualHost } from "../../envoy/generated/envoy/config/route/v3/VirtualHost.js";
-import { hostAliases } from "../../model/hosts.js";
-import type { ServiceModel } from "../../model/services.js";
+import { fullHostAliases, hostAliases } from "../../model/hosts.js";
+import { isHttp } from "../../model/protocol.js";
+import { registryPosition, type ServiceModel, type ServiceRegistry } from "../../model/services.js";
 import type { TranslationContext } from "../context.js";
 import { PASSTHROUGH_CLUSTER } from "../names.js";
 import { defaultRoute } from "./default-route.js";
@@ -40,7 +41,22 @@ function vipDomain(address: string): string | undefined {
 }
 
 export function sidecarDomains(ctx: TranslationContext, svc: ServiceModel, port: number): string[] {
-  const out = hostAliases(svc.host, ctx.mesh.clusterDomain, ctx.proxy.namespace).flatMap((d) => withPort(d, port));
+  return domainsOf(svc, port, ctx.mesh.clusterDomain, ctx.proxy.namespace);
+}
+
+/** The domains of `svc` on `port` as a client in `fromNamespace` may use them. */
+function domainsOf(
+  svc: ServiceModel,
+  port: number,
+  clusterDomain: string,
+  fromNamespace: string | undefined,
+): string[] {
+  return domainsWith(hostAliases(svc.host, clusterDomain, fromNamespace), svc, port);
+}
+
+/** The domains of `svc` on `port` with these host aliases: each alias, then each VIP, with and without the port. */
+function domainsWith(aliases: readonly string[], svc: ServiceModel, port: number): string[] {
+  const out = aliases.flatMap((d) => withPort(d, port));
   for (const a of svc.addresses) {
     const d = vipDomain(a);
     if (d) out.push(...withPort(d, port));
@@ -58,6 +74,135 @@ export function claimDomains(domains: string[], taken: Set<string>): string[] {
     out.push(d);
   }
   return out;
+}
+
+/** `claimDomains(sidecarDomains(ctx, svc, port), taken)`. */
+export function claimSidecarDomains(
+  ctx: TranslationContext,
+  svc: ServiceModel,
+  port: number,
+  taken: Set<string>,
+): string[] {
+  return claimDomains(sidecarDomains(ctx, svc, port), taken);
+}
+
+/**
+ * A service's domains on a port for clients in the namespace of its
+ * Kubernetes-style host: with the bare name (hostAliases lists it last, with
+ * and without the port, at `bareAt`); every other client's list is this one
+ * without those two.
+ */
+interface ServiceDomains {
+  aliasNamespace: string | undefined;
+  domains: readonly string[];
+  /** The domains as claimDomains compares them (lower case). */
+  keys: readonly string[];
+  /** Position of the bare name; -1 when the host has none. */
+  bareAt: number;
+  /** Positions of the keys another domain of the registry may have too (see domainsOnPort). */
+  contested: readonly number[];
+}
+
+// By registry, cluster domain and port: the domains of the registry's services.
+const portDomains = new WeakMap<ServiceRegistry, Map<string, Map<number, readonly (ServiceDomains | undefined)[]>>>();
+
+/**
+ * The domains of every registry service with an HTTP port `port`, by registry
+ * position, computed once per (registry, cluster domain, port): every sidecar
+ * view builds a virtual host per visible service on each HTTP port.
+ * `contested` marks the keys that more than one domain of the registry has
+ * (counting each service with its bare name); any other key belongs to one
+ * domain of one service, which claims it in every view without contest, so
+ * only contested keys need the set of taken domains.
+ */
+function domainsOnPort(
+  registry: ServiceRegistry,
+  clusterDomain: string,
+  port: number,
+): readonly (ServiceDomains | undefined)[] {
+  let byDomain = portDomains.get(registry);
+  if (!byDomain) {
+    byDomain = new Map();
+    portDomains.set(registry, byDomain);
+  }
+  let byPort = byDomain.get(clusterDomain);
+  if (!byPort) {
+    byPort = new Map();
+    byDomain.set(clusterDomain, byPort);
+  }
+  const cached = byPort.get(port);
+  if (cached) return cached;
+  // Packed (not holey): most positions have an entry.
+  const out: (ServiceDomains | undefined)[] = new Array(registry.services.length).fill(undefined);
+  const seen = new Set<string>();
+  const contested = new Set<string>();
+  registry.services.forEach((svc, i) => {
+    if (!svc.ports.some((p) => p.number === port && isHttp(p.protocol))) return;
+    const { aliases, namespace: aliasNs } = fullHostAliases(svc.host, clusterDomain);
+    const domains = domainsWith(aliases, svc, port);
+    const keys = domains.map((d) => d.toLowerCase());
+    for (const key of keys) {
+      const before = seen.size;
+      seen.add(key);
+      if (seen.size === before) contested.add(key);
+    }
+    const bareAt = aliasNs === undefined ? -1 : 2 * (aliases.length - 1);
+    out[i] = { aliasNamespace: aliasNs, domains, keys, bareAt, contested: [] };
+  });
+  if (contested.size > 0) {
+    for (const entry of out) {
+      if (!entry) continue;
+      const at: number[] = [];
+      entry.keys.forEach((k, j) => {
+        if (contested.has(k)) at.push(j);
+      });
+      entry.contested = at;
+    }
+  }
+  byPort.set(port, out);
+  return out;
+}
+
+/**
+ * The domains each of `services` (in this order, the virtual hosts of one
+ * route configuration for `port`) claims: what claimSidecarDomains over them
+ * in turn gives, taking the domains from `domainsOnPort` and comparing only
+ * contested ones.
+ */
+export function claimAllSidecarDomains(
+  ctx: TranslationContext,
+  services: readonly ServiceModel[],
+  port: number,
+): string[][] {
+  const taken = new Set<string>();
+  const onPort = domainsOnPort(ctx.registry, ctx.mesh.clusterDomain, port);
+  const entries = services.map((s) => onPort[registryPosition(ctx.registry, s)]);
+  if (entries.includes(undefined)) {
+    // Services from elsewhere (or without the port) could share any domain: compare them all.
+    return services.map((svc) => claimSidecarDomains(ctx, svc, port, taken));
+  }
+  const namespace = ctx.proxy.namespace;
+  return entries.map((entry) => {
+    if (!entry) return [];
+    const { domains, keys, contested, bareAt } = entry;
+    const bare = bareAt >= 0 && namespace !== entry.aliasNamespace ? bareAt : -1;
+    if (contested.length === 0 && bare < 0) return [...domains];
+    const out: string[] = [];
+    let next = 0;
+    for (let j = 0; j < domains.length; j++) {
+      const isContested = contested[next] === j;
+      if (isContested) next++;
+      // Not this client's: the bare name, with and without the port.
+      if (bare >= 0 && (j === bare || j === bare + 1)) continue;
+      if (isContested) {
+        const key = keys[j] as string;
+        if (taken.has(key)) continue;
+        taken.add(key);
+      }
+      out.push(domains[j] as string);
+    }
+    return out;
+  });
 }
 
 export const ALLOW_ANY_VHOST = "allow_any";

@@ -7,9 +7,8 @@
 import type { ClientTLSSettings, DestinationRule } from "../../config/networking/destination-rule.js";
 import type { PeerAuthentication } from "../../config/security/peer-authentication.js";
 import type { Diagnostic, Severity } from "../../model/diagnostic.js";
-import { hostMatches } from "../../model/hosts.js";
 import { labelsMatch } from "../../model/labels.js";
-import { refOf } from "../../model/services.js";
+import { refOf, servicesMatching } from "../../model/services.js";
 import type { SourcedObject } from "../../model/snapshot.js";
 import type { TranslationInputs } from "../context.js";
 import { SIDECAR_PORTS } from "../listeners/virtual-inbound.js";
@@ -168,11 +167,9 @@ function tlsSettings(rule: DestinationRule): TlsAt[] {
 
 function analyzeDestinationRuleTls(inputs: TranslationInputs, out: Diagnostic[]): void {
   for (const dr of inputs.traffic.destinationRules) {
-    const strict = inputs.registry.services.filter(
+    const strict = servicesMatching(inputs.registry, [dr.host]).filter(
       (svc) =>
-        hostMatches(dr.host, svc.host) &&
-        svc.location === "MESH_INTERNAL" &&
-        namespaceMtlsMode(inputs.peerAuthentication, svc.namespace) === "STRICT",
+        svc.location === "MESH_INTERNAL" && namespaceMtlsMode(inputs.peerAuthentication, svc.namespace) === "STRICT",
     );
     for (const { tls, path } of tlsSettings(dr.object.object)) {
       if (tls.mode === "ISTIO_MUTUAL") {

@@ -71,14 +71,36 @@ function sds(name: string): SdsSecretConfig {
   return { name, sds_config: { ads: {}, resource_api_version: "V3" } };
 }
 
+/**
+ * Freezes `value` and everything in it: for parts shared by many generated
+ * resources (and views), so that a builder writing to one fails loudly instead
+ * of changing them all.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+// The constant parts of the client side of Istio mTLS, shared (and frozen) by
+// every cluster that has it: a sidecar view has an mTLS context per cluster
+// (auto mTLS), thousands at mesh scale.
+const CLIENT_TLS_PARAMS = deepFreeze(tlsParams(false));
+const CLIENT_ALPN = deepFreeze([ISTIO_ALPN]);
+const CLIENT_ALPN_H2 = deepFreeze([ISTIO_ALPN, "h2"]);
+const WORKLOAD_CERT_SDS = deepFreeze([sds(WORKLOAD_CERT_SECRET)]);
+const ROOT_CA_SDS = deepFreeze(sds(ROOT_CA_SECRET));
+
 function workloadCertificateViaSds(
   validation: SubjectAltNameMatcher[],
 ): Pick<CommonTlsContext, "tls_certificate_sds_secret_configs" | "combined_validation_context"> {
   return {
-    tls_certificate_sds_secret_configs: [sds(WORKLOAD_CERT_SECRET)],
+    tls_certificate_sds_secret_configs: WORKLOAD_CERT_SDS,
     combined_validation_context: {
       default_validation_context: validation.length > 0 ? { match_typed_subject_alt_names: validation } : {},
-      validation_context_sds_secret_config: sds(ROOT_CA_SECRET),
+      validation_context_sds_secret_config: ROOT_CA_SDS,
     },
   };
 }
@@ -95,8 +117,8 @@ export interface SidecarClientTls {
 export function sidecarUpstreamTlsContext(opts: SidecarClientTls): UpstreamTlsContext {
   return {
     common_tls_context: {
-      tls_params: tlsParams(false),
-      alpn_protocols: opts.http2 ? [ISTIO_ALPN, "h2"] : [ISTIO_ALPN],
+      tls_params: CLIENT_TLS_PARAMS,
+      alpn_protocols: opts.http2 ? CLIENT_ALPN_H2 : CLIENT_ALPN,
       ...workloadCertificateViaSds(opts.sans),
     },
     sni: opts.sni,
