@@ -28,7 +28,7 @@ import {
 import { VIRTUAL_OUTBOUND_LISTENER } from "../translate/names.js";
 import type { CallerIdentity } from "../xds/auth.js";
 import type { ProxyNode } from "../xds/proxy.js";
-import { type EncodedResource, encodeResource } from "../xds/resource.js";
+import { type ComposedResources, type EncodedResource, encodeResource } from "../xds/resource.js";
 import { deriveResources, type ProxyView } from "../xds/stream.js";
 import type { SecretViews } from "./secret-views.js";
 
@@ -334,8 +334,10 @@ function changedKinds(a: MeshSnapshot, b: MeshSnapshot): Set<string> {
  * layer's thousand clusters are shared, not duplicated per inbound variant.
  * A name in both (never produced by the translators) reads as the first map's.
  */
-class MergedMap implements ReadonlyMap<string, EncodedResource> {
+class MergedMap implements ReadonlyMap<string, EncodedResource>, Partial<ComposedResources> {
   readonly size: number;
+  /** Set when the maps share no name: responses are built from each part's shared encoding (xds/resource.ts). */
+  readonly parts: readonly ResourceMap[] | undefined;
   /** Entries in order, built on first iteration: streams iterate these maps on every full-state send. */
   private list: [string, EncodedResource][] | undefined;
   constructor(
@@ -345,6 +347,7 @@ class MergedMap implements ReadonlyMap<string, EncodedResource> {
     let extra = 0;
     for (const k of b.keys()) if (!a.has(k)) extra++;
     this.size = a.size + extra;
+    this.parts = extra === b.size ? [a, b] : undefined;
   }
   get(k: string): EncodedResource | undefined {
     return this.a.get(k) ?? this.b.get(k);

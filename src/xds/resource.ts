@@ -167,6 +167,21 @@ function deltaField(r: EncodedResource): Uint8Array {
 }
 
 /**
+ * A resource map made of disjoint parts, iterated part after part (views merge
+ * a shared outbound map with a small per-workload inbound one). A response
+ * sending all of it is built from each part's cached body, so nothing is cached
+ * per combination.
+ */
+export interface ComposedResources {
+  readonly parts: readonly ReadonlyMap<string, EncodedResource>[];
+}
+
+function partsOf(m: ReadonlyMap<string, EncodedResource>): readonly ReadonlyMap<string, EncodedResource>[] {
+  const parts = (m as Partial<ComposedResources>).parts;
+  return parts ?? [m];
+}
+
+/**
  * The resources part of a response sending every resource of `all`, in its
  * order: identical for every stream of a view, so built once per map.
  */
@@ -199,25 +214,35 @@ export interface SotwResponse {
  */
 export function encodeSotwResponse(res: SotwResponse): Buffer {
   const map = res.allOf;
-  let byNames = map && res.names ? namedBodies.get(map) : undefined;
-  let body = map ? (res.names ? byNames?.get(res.names) : bodies.get(map)) : undefined;
-  if (!body) {
-    body = bodyOf(res.resources, sotwField);
-    if (map && res.names) {
+  let body: Buffer[];
+  if (map && res.names) {
+    let byNames = namedBodies.get(map);
+    let b = byNames?.get(res.names);
+    if (!b) {
+      b = bodyOf(res.resources, sotwField);
       if (!byNames) {
         byNames = new WeakMap();
         namedBodies.set(map, byNames);
       }
-      byNames.set(res.names, body);
-    } else if (map) bodies.set(map, body);
-  }
+      byNames.set(res.names, b);
+    }
+    body = [b];
+  } else if (map) {
+    body = partsOf(map).map((part) => {
+      let b = bodies.get(part);
+      if (!b) {
+        b = bodyOf([...part.values()], sotwField);
+        bodies.set(part, b);
+      }
+      return b;
+    });
+  } else body = [bodyOf(res.resources, sotwField)];
   const head = protobuf.Writer.create().uint32(0x0a).string(res.versionInfo).finish();
   const w = protobuf.Writer.create();
   w.uint32(0x22).string(res.typeUrl);
   w.uint32(0x2a).string(res.nonce);
   if (res.controlPlane) w.uint32(0x32).fork().uint32(0x0a).string(res.controlPlane).ldelim();
-  const tail = w.finish();
-  return Buffer.concat([head, body, tail]);
+  return Buffer.concat([head, ...body, w.finish()]);
 }
 
 export interface DeltaResponse {

@@ -456,8 +456,10 @@ export class XdsStream {
       }
       ts.syncedFrom = available;
       if (out.length === 0) return;
-      if (out.length === ts.names.size) {
-        // Every subscribed resource, in subscription order: as for every stream with this subscription.
+      if (out.length === ts.names.size && ts.names.size >= NAMES_SHARED_FROM) {
+        // Every subscribed resource, in subscription order, and the subscription is
+        // shared (internNames): so is the encoding. A small subscription is not
+        // shared, and caching by it would keep a copy per stream.
         allOf = available;
         allNames = ts.names;
       }
