@@ -59,7 +59,7 @@ export function podIp(i: number, replica: number, generation: number): string {
   return `10.${(generation % 200) + 1}.${(n >> 8) & 255}.${n & 255}`;
 }
 
-export function podLabels(shape: MeshShape, i: number, replica: number): Record<string, string> {
+export function podLabels(_shape: MeshShape, i: number, replica: number): Record<string, string> {
   const name = serviceName(i);
   return {
     app: name,
