@@ -20,3 +20,20 @@ export function msToProtoDuration(ms: number): { seconds: string; nanos: number 
   const whole = Math.floor(ms / 1000);
   return { seconds: String(whole), nanos: Math.round((ms - whole * 1000) * 1e6) };
 }
+
+/**
+ * protoDuration, shared and frozen: the same few strings are parsed for many
+ * clusters and routes in every view, and parsing runs a regular expression.
+ * Bounded, since they come from configuration.
+ */
+const durations = new Map<string, Readonly<{ seconds: string; nanos: number }>>();
+
+export function sharedDuration(d: string): Readonly<{ seconds: string; nanos: number }> {
+  let found = durations.get(d);
+  if (!found) {
+    found = Object.freeze(protoDuration(d));
+    if (durations.size >= 1024) durations.clear();
+    durations.set(d, found);
+  }
+  return found;
+}

@@ -23,25 +23,9 @@
 // minimum host count, as consecutive-error detection has none.
 import type { OutlierDetection } from "../../config/networking/destination-rule.js";
 import type { Cluster } from "../../envoy/generated/envoy/config/cluster/v3/Cluster.js";
-import { protoDuration } from "../duration.js";
+import { sharedDuration } from "../duration.js";
 
 type Outlier = NonNullable<Cluster["outlier_detection"]>;
-type Duration = ReturnType<typeof protoDuration>;
-
-// Parsed durations, shared (and frozen): the same few strings are parsed for
-// many clusters in every view, and parsing runs a regular expression. Bounded,
-// since they come from configuration.
-const durations = new Map<string, Duration>();
-
-function sharedDuration(d: string): Duration {
-  let found = durations.get(d);
-  if (!found) {
-    found = Object.freeze(protoDuration(d));
-    if (durations.size >= 1024) durations.clear();
-    durations.set(d, found);
-  }
-  return found;
-}
 
 /** Istio's deprecated field applies only when neither replacement is given. */
 export function usesDeprecatedConsecutiveErrors(o: OutlierDetection): boolean {

@@ -9,9 +9,8 @@ import { packAny } from "../../envoy/any.js";
 import type { RetryPolicy } from "../../envoy/generated/envoy/config/route/v3/RetryPolicy.js";
 import type { PreviousHostsPredicate } from "../../envoy/generated/envoy/extensions/retry/host/previous_hosts/v3/PreviousHostsPredicate.js";
 import type { PreviousPrioritiesConfig } from "../../envoy/generated/envoy/extensions/retry/priority/previous_priorities/v3/PreviousPrioritiesConfig.js";
-import { durationMs, protoDuration } from "../duration.js";
+import { durationMs, protoDuration, sharedDuration } from "../duration.js";
 import { deepFreeze } from "../security/tls-context.js";
-import { sharedDuration } from "./timeout.js";
 
 /** Istio's default retryOn (pilot/pkg/networking/core/route/retry). */
 export const DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";

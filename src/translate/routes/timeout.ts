@@ -6,7 +6,7 @@
 // max_stream_duration caps the call's deadline, 0 = the application's.
 import type { RouteAction } from "../../envoy/generated/envoy/config/route/v3/RouteAction.js";
 import type { ProxyClass } from "../context.js";
-import { protoDuration } from "../duration.js";
+import { sharedDuration } from "../duration.js";
 
 const NO_TIMEOUT = Object.freeze({ seconds: "0", nanos: 0 });
 
@@ -20,23 +20,6 @@ const SIDECAR_NO_TIMEOUT = Object.freeze({
   timeout: NO_TIMEOUT,
   max_stream_duration: Object.freeze({ grpc_timeout_header_max: NO_TIMEOUT }),
 });
-
-type Duration = ReturnType<typeof protoDuration>;
-
-// Parsed durations, shared (and frozen): the same few strings are parsed for
-// many routes in every view, and parsing runs a regular expression. Bounded,
-// since they come from configuration.
-const durations = new Map<string, Duration>();
-
-export function sharedDuration(d: string): Duration {
-  let found = durations.get(d);
-  if (!found) {
-    found = Object.freeze(protoDuration(d));
-    if (durations.size >= 1024) durations.clear();
-    durations.set(d, found);
-  }
-  return found;
-}
 
 export function routeTimeout(
   timeout: string | undefined,
