@@ -12,7 +12,7 @@
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../config/mesh-config.js";
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from "../envoy/type-urls.js";
 import type { Diagnostic } from "../model/diagnostic.js";
-import type { MeshSnapshot } from "../model/snapshot.js";
+import { diffHashes, type MeshSnapshot } from "../model/snapshot.js";
 import { endpointOnlyHosts, reusableAfterRoutingChange } from "../translate/changes.js";
 import {
   addressKey,
@@ -120,7 +120,7 @@ export class ViewCache {
     const before = this.snapshot;
     const prevInputs = this.inputs;
     const prepared = prepare(s, this.mesh);
-    const kinds = before ? changedKinds(before, s) : undefined;
+    const kinds = before ? diffHashes(before.hashes, s.hashes).kinds : undefined;
     const hosts = prevInputs && kinds ? endpointOnlyHosts(prevInputs, prepared.inputs, kinds) : undefined;
     const reuse =
       prevInputs && kinds && !hosts
@@ -318,15 +318,6 @@ function sameResources(a: ResourceMap, b: ResourceMap): boolean {
   if (a.size !== b.size) return false;
   for (const [k, v] of b) if (a.get(k) !== v) return false;
   return true;
-}
-
-/** Which kinds have objects added, updated or removed between two snapshots (by content hash). */
-function changedKinds(a: MeshSnapshot, b: MeshSnapshot): Set<string> {
-  const kinds = new Set<string>();
-  const kindOf = (k: string) => k.slice(0, k.indexOf("/"));
-  for (const [k, h] of b.hashes) if (a.hashes.get(k) !== h) kinds.add(kindOf(k));
-  for (const k of a.hashes.keys()) if (!b.hashes.has(k)) kinds.add(kindOf(k));
-  return kinds;
 }
 
 /**

@@ -68,25 +68,33 @@ export function buildSnapshot(
 ): { snapshot: MeshSnapshot; changes: ChangeSet } {
   const hashes = new Map<string, string>();
   for (const s of objects) hashes.set(objectKey(s.object), hashObject(s.object));
+  const snapshot: MeshSnapshot = { version: ++versionCounter, objects, sourceDiagnostics, hashes };
+  return { snapshot, changes: diffHashes(prev?.hashes, hashes) };
+}
+
+/** What changed from `before` to `after` (object key → content hash), by key and kind. */
+export function diffHashes(
+  before: ReadonlyMap<string, string> | undefined,
+  after: ReadonlyMap<string, string>,
+): ChangeSet {
   const added: string[] = [];
   const updated: string[] = [];
   const removed: string[] = [];
   const kinds = new Set<string>();
-  for (const [k, h] of hashes) {
-    const before = prev?.hashes.get(k);
-    if (before === undefined) added.push(k);
-    else if (before !== h) updated.push(k);
+  for (const [k, h] of after) {
+    const was = before?.get(k);
+    if (was === undefined) added.push(k);
+    else if (was !== h) updated.push(k);
     else continue;
     kinds.add(k.slice(0, k.indexOf("/")));
   }
-  for (const k of prev?.hashes.keys() ?? []) {
-    if (!hashes.has(k)) {
+  for (const k of before?.keys() ?? []) {
+    if (!after.has(k)) {
       removed.push(k);
       kinds.add(k.slice(0, k.indexOf("/")));
     }
   }
-  const snapshot: MeshSnapshot = { version: ++versionCounter, objects, sourceDiagnostics, hashes };
-  return { snapshot, changes: { added, updated, removed, kinds } };
+  return { added, updated, removed, kinds };
 }
 
 export function isEmptyChange(c: ChangeSet): boolean {
