@@ -18,6 +18,7 @@ import {
   readCaSecret,
   saveCaSecret,
   splitPemCertificates,
+  storedSigning,
 } from "../security/ca/index.js";
 import { KubeHttp, loadKubeConfig } from "../sources/kube/index.js";
 
@@ -64,13 +65,7 @@ export async function rotateRoot(
     );
   }
   const ca = await createCertificateAuthority({
-    signing: {
-      kind: "provided",
-      certPem: stored.certPem,
-      keyPem: stored.keyPem,
-      ...(stored.chainPem ? { chainPem: stored.chainPem } : {}),
-      ...(stored.rootPem ? { rootPem: stored.rootPem } : {}),
-    },
+    signing: storedSigning(stored),
     rotation: stored.rotation,
     workers: 0, // nothing is issued here
   });

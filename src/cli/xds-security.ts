@@ -13,6 +13,7 @@ import {
   MIN_TTL_MS,
   readCaSecret,
   renewAt,
+  storedSigning,
 } from "../security/ca/index.js";
 import { RootCertPublisher } from "../security/sds/root-cert-publisher.js";
 import { type WorkloadKey, WorkloadSecrets } from "../security/sds/workload-secrets.js";
@@ -66,13 +67,7 @@ export async function startXdsSecurity(opts: XdsSecurityOptions): Promise<XdsSec
   const stored = await loadOrCreateCaSecret(opts.http, opts.namespace);
   log.info({ secret: `${opts.namespace}/${stored.secretName}`, action: stored.action }, "CA loaded");
   const ca = await createCertificateAuthority({
-    signing: {
-      kind: "provided",
-      certPem: stored.certPem,
-      keyPem: stored.keyPem,
-      ...(stored.chainPem ? { chainPem: stored.chainPem } : {}),
-      ...(stored.rootPem ? { rootPem: stored.rootPem } : {}),
-    },
+    signing: storedSigning(stored),
     rotation: stored.rotation,
   });
 

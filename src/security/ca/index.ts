@@ -29,6 +29,7 @@ export {
   readCaSecret,
   type StoredCa,
   saveCaSecret,
+  storedSigning,
 } from "./secret-store.js";
 export { type CaMaterial, CaMaterialError, splitPemCertificates } from "./signer.js";
 export {

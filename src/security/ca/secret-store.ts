@@ -175,6 +175,17 @@ export async function readCaSecret(
   );
 }
 
+/** The CA Secret's material as the authority's `signing` option (the stored CA signs). */
+export function storedSigning(stored: CaMaterial): { kind: "provided" } & CaMaterial {
+  return {
+    kind: "provided",
+    certPem: stored.certPem,
+    keyPem: stored.keyPem,
+    ...(stored.chainPem ? { chainPem: stored.chainPem } : {}),
+    ...(stored.rootPem ? { rootPem: stored.rootPem } : {}),
+  };
+}
+
 /**
  * The CA to sign with: the user's `cacerts` if present, else `name`, created with a new
  * self-signed root if nobody has yet. Throws (naming the Secret) when a Secret holds something
